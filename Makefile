@@ -1,0 +1,47 @@
+# The two commands of the README: `make demo` and `make test`. Each creates the
+# virtual environment it needs on first use and installs everything into it.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EXTRAS := .venv-extras
+XBIN := $(EXTRAS)/bin
+
+.PHONY: demo test test-core test-extras bench clean
+
+# The core environment: the CPU build of torch 2.13.0 first (it installs from local disk
+# on our machines; a plain `torch` requirement would pull a CUDA build of several GB),
+# then the package. Zennit goes in with --no-deps: it lists torchvision as a
+# requirement, and torchvision is kept out of the core install.
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps 'zennit==0.5.1'
+	$(BIN)/pip install -q click quantus==0.6.0
+	touch $@
+
+# The extras environment: torchvision, timm and onnx2torch need torch 2.14.1.
+$(XBIN)/.installed: pyproject.toml
+	test -x $(XBIN)/python || $(PY) -m venv $(EXTRAS)
+	$(XBIN)/pip install -q --upgrade pip
+	$(XBIN)/pip install -q torch==2.14.1 torchvision==0.29.1
+	$(XBIN)/pip install -q -e '.[dev,vision,timm,onnx,lrp]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/neuromask demo --out out/demo
+
+test: test-core test-extras
+
+test-core: $(BIN)/.installed
+	$(BIN)/python -m pytest -m "not extras" -q
+
+test-extras: $(XBIN)/.installed
+	$(XBIN)/python -m pytest -m extras -q
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/speed.py
+
+clean:
+	rm -rf $(VENV) $(EXTRAS) out

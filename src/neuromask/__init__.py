@@ -1,0 +1,43 @@
+"""neuromask: explain image classifiers with NeuroMask and the other well-known explainers.
+
+The public surface::
+
+    import neuromask
+    model = neuromask.load_model("efficientnet_lite0")
+    explanation = neuromask.explain(model, inputs, target=None, method="neuromask")
+    neuromask.methods()          # registered method names
+"""
+
+from .api import explain, method_options, method_presets, methods
+from .errors import (
+    ImageLoadError,
+    InputError,
+    MissingDependencyError,
+    ModelLoadError,
+    ModelOutputError,
+    NeuromaskError,
+    TargetError,
+    UnknownNameError,
+    UnsupportedModelError,
+)
+from .types import Explanation, LoadedModel
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "explain",
+    "methods",
+    "method_options",
+    "method_presets",
+    "Explanation",
+    "LoadedModel",
+    "NeuromaskError",
+    "InputError",
+    "TargetError",
+    "ModelOutputError",
+    "UnknownNameError",
+    "ModelLoadError",
+    "ImageLoadError",
+    "UnsupportedModelError",
+    "MissingDependencyError",
+]

@@ -1,0 +1,68 @@
+"""Perturbations shared by the mask-based methods (baselines that a hidden pixel becomes)."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import InputError
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Blur images (N, C, H, W) with a Gaussian of ``sigma`` pixels, reflecting at edges.
+
+    Written here rather than imported because torchvision is not a core dependency; a
+    separable convolution runs on the tensor's own device.
+    """
+    if sigma <= 0:
+        return x
+    n, c, h, w = x.shape
+    radius = max(1, min(int(math.ceil(3 * sigma)), h - 1, w - 1))
+    coords = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    kernel = torch.exp(-0.5 * (coords / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    flat = x.reshape(n * c, 1, h, w)
+    flat = F.conv2d(F.pad(flat, (radius, radius, 0, 0), mode="reflect"), kernel.view(1, 1, 1, -1))
+    flat = F.conv2d(F.pad(flat, (0, 0, radius, radius), mode="reflect"), kernel.view(1, 1, -1, 1))
+    return flat.reshape(n, c, h, w)
+
+
+def make_baseline(
+    inputs: torch.Tensor,
+    baseline: str | float,
+    *,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    blur_sigma: float = 10.0,
+) -> torch.Tensor:
+    """What a fully hidden pixel becomes, (N, C, H, W) in the model's input space.
+
+    ``baseline`` is one of:
+      - ``"zero"``: 0 in the model's input space (the paper's choice; after ImageNet
+        normalisation this is the mean colour, not black);
+      - ``"black"``: pixel value 0 before normalisation, i.e. (0 - mean) / std;
+      - ``"blur"``: the image blurred with a Gaussian of ``blur_sigma`` pixels;
+      - ``"mean"``: each image's per-channel mean;
+      - a number: that constant in the model's input space.
+    """
+    if isinstance(baseline, (int, float)) and not isinstance(baseline, bool):
+        return torch.full_like(inputs, float(baseline))
+    if baseline == "zero":
+        return torch.zeros_like(inputs)
+    if baseline == "black":
+        if mean is None or std is None:
+            raise InputError(
+                "baseline 'black' needs the model's normalisation: pass mean= and std= "
+                "(or a LoadedModel), or use baseline='zero' or 'blur'"
+            )
+        m = torch.as_tensor(mean, dtype=inputs.dtype, device=inputs.device).view(1, -1, 1, 1)
+        s = torch.as_tensor(std, dtype=inputs.dtype, device=inputs.device).view(1, -1, 1, 1)
+        return ((0 - m) / s).expand_as(inputs).clone()
+    if baseline == "blur":
+        return gaussian_blur(inputs, blur_sigma)
+    if baseline == "mean":
+        return inputs.mean(dim=(2, 3), keepdim=True).expand_as(inputs).clone()
+    raise InputError(f"baseline must be 'zero', 'black', 'blur', 'mean' or a number; got {baseline!r}")

@@ -1,0 +1,18 @@
+"""Model loading: built-in names, ``torchvision:NAME``, ``timm:NAME``, TorchScript,
+state dicts with a ``module:Class`` spec, and ONNX files; plus the small classifiers
+of the known-answer datasets.
+
+``load_model(spec)`` returns a :class:`~neuromask.types.LoadedModel`: the module in
+eval mode together with its input size, normalisation and class labels.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..registry import Registry
+from ..types import LoadedModel
+
+# Built-in models by name: each entry is a zero-argument builder returning a LoadedModel.
+# meta: ``description`` (one line, shown by `neuromask models`).
+MODELS: Registry[Callable[[], LoadedModel]] = Registry("model")

@@ -1,0 +1,126 @@
+"""Explanation and friends.
+
+Shape glossary used in every docstring of the package:
+
+==================  ===========================================================
+``inputs``          (N, C, H, W) float, preprocessed for the model
+``logits``          (N, L) the model's raw class scores
+``target``          (N,) long, the class explained for each image
+``attribution``     (N, H, W) float32 on the CPU, higher = more relevant
+``mask weights``    (N, 1, h, w), h x w = H x W or a coarser grid
+``history``         (N, K, H, W) the mask every k optimisation steps
+==================  ===========================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import nn
+
+from .errors import TargetError
+
+
+@dataclass
+class Explanation:
+    """What every method returns.
+
+    Attributes:
+        attribution: (N, H, W) float32 on the CPU, higher = more relevant. For
+            ``neuromask`` it is the mask in [0, 1].
+        target: (N,) long, the class explained for each image.
+        method: the registered method name.
+        params: the options actually used, defaults filled in.
+        probability: (N,) softmax probability of the target on the original inputs.
+        seconds: wall-clock seconds the method took (the whole batch).
+        extras: method-specific results, e.g. ``masked_probability`` (N,) and
+            ``history`` (N, K, H, W) for NeuroMask.
+    """
+
+    attribution: torch.Tensor
+    target: torch.Tensor
+    method: str
+    params: dict[str, Any]
+    probability: torch.Tensor
+    seconds: float
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.attribution.shape[0])
+
+    def __getitem__(self, i: int) -> "Explanation":
+        """The explanation of image ``i`` alone, as a batch of one."""
+        sl = slice(i, i + 1) if i >= 0 else slice(i, (i + 1) or None)
+        extras = {
+            k: (v[sl] if isinstance(v, torch.Tensor) and v.ndim > 0 and v.shape[0] == len(self) else v)
+            for k, v in self.extras.items()
+        }
+        return Explanation(
+            self.attribution[sl], self.target[sl], self.method, self.params,
+            self.probability[sl], self.seconds, extras,
+        )
+
+
+@dataclass
+class LoadedModel:
+    """A classifier together with what it takes to feed it an image.
+
+    Attributes:
+        module: the ``nn.Module`` mapping inputs (N, C, H, W) to logits (N, L).
+        name: the spec it was loaded from.
+        input_size: (H, W) the model expects.
+        mean, std: per-channel normalisation applied after scaling pixels to [0, 1],
+            or ``None`` when the model takes [0, 1] pixels as they are.
+        labels: class names, index = class id, or ``None`` when unknown.
+        channels: number of input channels (3 for RGB, 1 for grey).
+        resize: ``"center_crop"`` (resize the short side to 256/224 of the input size,
+            then crop the centre, ImageNet style) or ``"stretch"`` (resize to the
+            input size).
+    """
+
+    module: nn.Module
+    name: str
+    input_size: tuple[int, int]
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    labels: list[str] | None = None
+    channels: int = 3
+    resize: str = "center_crop"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
+        """[0, 1] pixels (N, C, H, W) -> model inputs (N, C, H, W)."""
+        if self.mean is None or self.std is None:
+            return pixels
+        mean = torch.tensor(self.mean, dtype=pixels.dtype, device=pixels.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, dtype=pixels.dtype, device=pixels.device).view(1, -1, 1, 1)
+        return (pixels - mean) / std
+
+    def label(self, index: int) -> str:
+        """The class name of ``index``, or the index as text when there are no labels."""
+        if self.labels is not None and 0 <= index < len(self.labels):
+            return self.labels[index]
+        return str(index)
+
+    def class_index(self, cls: int | str) -> int:
+        """Resolve a class given as an index, a digit string or a label name."""
+        if isinstance(cls, int):
+            return cls
+        text = cls.strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
+        if self.labels is not None:
+            wanted = text.lower().replace("_", " ")
+            for i, name in enumerate(self.labels):
+                if name.lower() == wanted:
+                    return i
+        raise TargetError(
+            f"class '{cls}' is not a label of model '{self.name}'; give an index "
+            f"or one of its label names (`neuromask models --labels {self.name}` lists them)"
+        )
+
+
+TargetLike = int | Sequence[int] | torch.Tensor | None
+Transform = Callable[[torch.Tensor], torch.Tensor]
