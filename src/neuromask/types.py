@@ -75,9 +75,12 @@ class LoadedModel:
             or ``None`` when the model takes [0, 1] pixels as they are.
         labels: class names, index = class id, or ``None`` when unknown.
         channels: number of input channels (3 for RGB, 1 for grey).
-        resize: ``"center_crop"`` (resize the short side to 256/224 of the input size,
+        resize: ``"center_crop"`` (resize the short side to ``input size / crop_pct``,
             then crop the centre, ImageNet style) or ``"stretch"`` (resize to the
             input size).
+        crop_pct: for ``"center_crop"``, the fraction of the resized short side kept
+            by the crop (0.875 = 224/256, the ImageNet convention; timm's ``crop_pct``).
+        interpolation: the resampling filter, ``"bilinear"``, ``"bicubic"`` or ``"nearest"``.
     """
 
     module: nn.Module
@@ -88,6 +91,8 @@ class LoadedModel:
     labels: list[str] | None = None
     channels: int = 3
     resize: str = "center_crop"
+    crop_pct: float = 0.875
+    interpolation: str = "bilinear"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
