@@ -11,8 +11,12 @@ import torch.nn.functional as F
 from ..errors import InputError
 
 
-def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+def gaussian_blur(x: torch.Tensor, sigma: float, radius: int | None = None) -> torch.Tensor:
     """Blur images (N, C, H, W) with a Gaussian of ``sigma`` pixels, reflecting at edges.
+
+    ``radius`` truncates the kernel to 2 * radius + 1 taps (renormalised); ``None`` means
+    ceil(3 * sigma). Protocols that name a kernel size use it, e.g. Petsiuk et al.'s
+    insertion metric (kernel 11, sigma 5: ``radius=5``).
 
     Written here rather than imported because torchvision is not a core dependency; a
     separable convolution runs on the tensor's own device.
@@ -20,7 +24,10 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     if sigma <= 0:
         return x
     n, c, h, w = x.shape
-    radius = max(1, min(int(math.ceil(3 * sigma)), h - 1, w - 1))
+    if radius is None:
+        radius = int(math.ceil(3 * sigma))
+    # Reflect padding needs the pad to be smaller than the image side.
+    radius = max(1, min(radius, h - 1, w - 1))
     coords = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
     kernel = torch.exp(-0.5 * (coords / sigma) ** 2)
     kernel = kernel / kernel.sum()
