@@ -8,6 +8,9 @@ The public surface::
     neuromask.methods()          # registered method names
 """
 
+# The subpackage `neuromask.methods` shares its name with the function `methods()`; import
+# the package first so that binding the function below is the attribute that stays.
+from . import methods as _methods_package  # noqa: F401
 from .api import explain, method_options, method_presets, methods
 from .errors import (
     ImageLoadError,

@@ -103,6 +103,14 @@ class LoadedModel:
         std = torch.tensor(self.std, dtype=pixels.dtype, device=pixels.device).view(1, -1, 1, 1)
         return (pixels - mean) / std
 
+    def denormalize(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Model inputs (N, C, H, W) -> [0, 1] pixels (N, C, H, W), the inverse of :meth:`normalize`."""
+        if self.mean is None or self.std is None:
+            return inputs
+        mean = torch.tensor(self.mean, dtype=inputs.dtype, device=inputs.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, dtype=inputs.dtype, device=inputs.device).view(1, -1, 1, 1)
+        return inputs * std + mean
+
     def label(self, index: int) -> str:
         """The class name of ``index``, or the index as text when there are no labels."""
         if self.labels is not None and 0 <= index < len(self.labels):

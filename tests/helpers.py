@@ -1,0 +1,28 @@
+"""Helpers shared by the tests (import as `from helpers import ...`)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def model_state(model: nn.Module) -> dict:
+    """Everything explain() promises to leave unchanged."""
+    return {
+        "params": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "training": {n: m.training for n, m in model.named_modules()},
+        "requires_grad": {n: p.requires_grad for n, p in model.named_parameters()},
+        "hooks": {
+            n: (len(m._forward_hooks), len(m._forward_pre_hooks), len(m._backward_hooks))
+            for n, m in model.named_modules()
+        },
+    }
+
+
+def assert_same_state(before: dict, after: dict) -> None:
+    assert before["training"] == after["training"]
+    assert before["requires_grad"] == after["requires_grad"]
+    assert before["hooks"] == after["hooks"]
+    assert before["params"].keys() == after["params"].keys()
+    for k in before["params"]:
+        assert torch.equal(before["params"][k], after["params"][k]), k

@@ -1,0 +1,212 @@
+"""NeuroMask: loss terms against literal formulas, the optimiser, and the mask's properties."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import neuromask
+from neuromask.methods.neuromask import KERNELS, PRESETS, _RMSPropTF1, smoothness_loss, sparsity_loss
+
+from helpers import assert_same_state, model_state
+
+W = torch.tensor([[1.0, -2.0, 0.5, 3.0], [0.0, 4.0, -1.0, 2.0], [-3.0, 1.0, 2.0, -0.5], [2.0, 0.0, 1.0, 1.0]])
+
+
+def _literal_laplace(w: torch.Tensor, kernel: torch.Tensor) -> list[float]:
+    """The valid (unpadded) cross-correlation, written out with loops."""
+    kh, kw = kernel.shape
+    out = []
+    for i in range(w.shape[0] - kh + 1):
+        for j in range(w.shape[1] - kw + 1):
+            out.append(sum(float(w[i + a, j + b] * kernel[a, b]) for a in range(kh) for b in range(kw)))
+    return out
+
+
+def test_sparsity_matches_hand_computed_values() -> None:
+    tau = 10.0
+    expected_sum = sum(abs(float(v) + tau) for v in W.flatten())
+    got = sparsity_loss(W[None, None], tau, "sum")
+    assert got.shape == (1,)
+    assert got.item() == pytest.approx(expected_sum)
+    assert sparsity_loss(W[None, None], tau, "mean").item() == pytest.approx(expected_sum / 16)
+    # by hand, tau = 0: rows sum to 6.5 + 7 + 6.5 + 4
+    assert sparsity_loss(W[None, None], 0.0, "sum").item() == pytest.approx(24.0)
+
+
+def test_smoothness_matches_hand_computed_values() -> None:
+    # 4-neighbour Laplacian at (1, 1): up -2 + down 1 + left 0 + right -1 - 4 * 4 = -18
+    responses = _literal_laplace(W, KERNELS["laplace4"])
+    assert responses[0] == pytest.approx(-18.0)
+    got_l1 = smoothness_loss(W[None, None], "laplace4", "l1", "sum").item()
+    assert got_l1 == pytest.approx(sum(abs(r) for r in responses))
+    got_l2 = smoothness_loss(W[None, None], "laplace8", "l2", "mean").item()
+    r8 = _literal_laplace(W, KERNELS["laplace8"])
+    assert got_l2 == pytest.approx(sum(r * r for r in r8) / len(r8))
+    big = torch.arange(36.0).view(6, 6) ** 1.5
+    r24 = _literal_laplace(big, KERNELS["laplace24"])
+    assert len(r24) == 4
+    assert smoothness_loss(big[None, None], "laplace24", "l2", "mean").item() == pytest.approx(
+        sum(r * r for r in r24) / 4, rel=1e-5
+    )
+    # a constant mask is perfectly smooth
+    assert smoothness_loss(torch.full((1, 1, 5, 5), 3.0), "laplace24", "l1", "sum").item() == 0.0
+
+
+def test_reference_kernels_are_the_authors() -> None:
+    k5 = KERNELS["laplace24"]
+    assert k5[2, 2] == 24 and (k5.sum() == 0) and ((k5 == -1).sum() == 24)
+    k3 = KERNELS["laplace8"]
+    assert k3[1, 1] == 8 and (k3.sum() == 0)
+
+
+def test_rmsprop_tf1_step_by_hand() -> None:
+    w = torch.tensor([1.0, -2.0])
+    g = torch.tensor([0.5, -4.0])
+    opt = _RMSPropTF1(w, lr=0.1, decay=0.9, eps=1e-10)
+    opt.step(g)
+    ms = 0.9 * 1.0 + 0.1 * g**2  # the accumulator starts at 1
+    expected = torch.tensor([1.0, -2.0]) - 0.1 * g / torch.sqrt(ms + 1e-10)
+    assert torch.allclose(w, expected)
+    opt.step(g)
+    ms = 0.9 * ms + 0.1 * g**2
+    expected = expected - 0.1 * g / torch.sqrt(ms + 1e-10)
+    assert torch.allclose(w, expected)
+
+
+def test_gradient_of_total_loss(region_model) -> None:
+    """Autograd's gradient of the whole objective equals finite differences."""
+    from neuromask.methods.neuromask import _mask
+
+    model = region_model.double()
+    x = torch.rand(1, 3, 16, 24, dtype=torch.double, generator=torch.Generator().manual_seed(0)) + 0.5
+    target = torch.tensor([0])
+
+    def total(w: torch.Tensor) -> torch.Tensor:
+        m = _mask(w, (16, 24), 0.5)
+        ce = F.cross_entropy(model(m * x), target)
+        return ce + 0.1 * sparsity_loss(w, 10.0, "mean") + 0.1 * smoothness_loss(w, "laplace4", "l1", "mean")
+
+    w0 = (torch.rand(1, 1, 8, 12, dtype=torch.double, generator=torch.Generator().manual_seed(1)) - 0.5) * 4
+    assert torch.autograd.gradcheck(total, (w0.requires_grad_(True),), eps=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("mask_size", [None, 8])
+def test_mask_covers_the_region_the_model_looks_at(region_model, mask_size) -> None:
+    x = torch.ones(1, 3, 16, 24)
+    e = neuromask.explain(region_model, x, target=0, steps=150, baseline="zero", mask_size=mask_size)
+    mask = e.attribution[0]
+    inside = torch.zeros(16, 24, dtype=torch.bool)
+    r0, r1, c0, c1 = region_model.region
+    inside[r0:r1, c0:c1] = True
+    assert mask.min() >= 0 and mask.max() <= 1
+    assert mask[inside].mean() > 0.7
+    assert mask[~inside].mean() < 0.3
+    # every pixel of the region ranks above every pixel far from it
+    far = torch.ones(16, 24, dtype=torch.bool)
+    far[max(r0 - 3, 0) : r1 + 3, max(c0 - 3, 0) : c1 + 3] = False
+    assert mask[inside].min() > mask[far].max()
+    assert e.extras["masked_probability"][0] > 0.9
+
+
+def test_same_seed_same_mask_and_seed_matters(tiny_cnn) -> None:
+    x = torch.randn(2, 3, 20, 20, generator=torch.Generator().manual_seed(0))
+    a = neuromask.explain(tiny_cnn, x, init="uniform", steps=5, seed=3)
+    b = neuromask.explain(tiny_cnn, x, init="uniform", steps=5, seed=3)
+    c = neuromask.explain(tiny_cnn, x, init="uniform", steps=5, seed=4)
+    assert torch.equal(a.attribution, b.attribution)
+    assert not torch.allclose(a.attribution, c.attribution)
+
+
+def test_batch_equals_images_one_by_one(tiny_cnn) -> None:
+    x = torch.randn(3, 3, 20, 20, generator=torch.Generator().manual_seed(0))
+    batch = neuromask.explain(tiny_cnn, x, init="uniform", steps=8, seed=1, target=[0, 2, 4])
+    for i in range(3):
+        single = neuromask.explain(tiny_cnn, x[i : i + 1], init="uniform", steps=8, seed=1, target=[0, 2, 4][i])
+        assert torch.allclose(batch.attribution[i], single.attribution[0], atol=1e-5)
+        assert torch.allclose(batch.extras["loss"][i], single.extras["loss"][0], rtol=1e-4)
+
+
+def test_model_left_as_found(tiny_cnn) -> None:
+    tiny_cnn.train()
+    tiny_cnn[0].weight.requires_grad_(False)  # a mixed state must come back mixed
+    before = model_state(tiny_cnn)
+    neuromask.explain(tiny_cnn, torch.randn(2, 3, 16, 16), steps=3)
+    assert_same_state(before, model_state(tiny_cnn))
+    assert all(p.grad is None for p in tiny_cnn.parameters())
+
+
+def test_model_restored_after_failure_half_way(tiny_cnn) -> None:
+    tiny_cnn.train()
+    before = model_state(tiny_cnn)
+    with pytest.raises(neuromask.InputError):
+        neuromask.explain(tiny_cnn, torch.randn(1, 3, 16, 16), steps=3, baseline="nonsense")
+    assert_same_state(before, model_state(tiny_cnn))
+
+
+def test_history_and_extras(tiny_cnn) -> None:
+    e = neuromask.explain(tiny_cnn, torch.randn(2, 3, 16, 16), steps=10, history_every=4)
+    assert e.extras["history"].shape == (2, 4, 16, 16)  # steps 0, 4, 8 and the final mask
+    assert e.extras["history_steps"].tolist() == [0, 4, 8, 10]
+    assert torch.equal(e.extras["history"][:, -1], e.attribution)
+    assert e.extras["loss"].shape == (2, 10)
+    assert torch.allclose(e.extras["mask_mean"], e.attribution.mean(dim=(1, 2)), atol=1e-6)
+    # zero init: the first snapshot is 0.5 everywhere
+    assert torch.allclose(e.extras["history"][:, 0], torch.full((2, 16, 16), 0.5))
+
+
+def test_zero_steps_returns_the_initial_mask(tiny_cnn) -> None:
+    e = neuromask.explain(tiny_cnn, torch.randn(1, 3, 16, 16), steps=0, init="uniform", tau=2.0, temperature=1.0, mask_size=None, seed=7)
+    w = (torch.rand((1, 1, 16, 16), generator=torch.Generator().manual_seed(7)) * 2 - 1) * 2.0
+    assert torch.allclose(e.attribution[0], torch.sigmoid(w)[0, 0])
+
+
+def test_presets_fill_options_and_user_values_win(tiny_cnn) -> None:
+    x = torch.randn(1, 3, 16, 16)
+    e = neuromask.explain(tiny_cnn, x, preset="reference", steps=2, mean=[0.5] * 3, std=[0.25] * 3)
+    assert e.params["preset"] == "reference"
+    assert e.params["tau"] == 10.0 and e.params["temperature"] == 0.3 and e.params["steps"] == 2
+    assert e.params["smooth_kernel"] == "laplace24" and e.params["optimizer"] == "rmsprop_tf1"
+    e = neuromask.explain(tiny_cnn, x, preset="paper", steps=1)
+    assert e.params["tau"] == 20.0 and e.params["reduction"] == "sum" and e.params["init"] == "uniform"
+    assert set(PRESETS["reference"]) <= set(neuromask.method_options("neuromask"))
+    with pytest.raises(neuromask.UnknownNameError, match="no preset"):
+        neuromask.explain(tiny_cnn, x, preset="nope")
+
+
+def test_black_baseline_hides_to_black_pixels(region_model) -> None:
+    """With mean/std known, a fully hidden pixel is pixel value 0 before normalisation."""
+    from neuromask.methods._perturb import make_baseline
+
+    mean, std = [0.5, 0.4, 0.3], [0.2, 0.25, 0.5]
+    b = make_baseline(torch.zeros(1, 3, 4, 4), "black", mean=mean, std=std)
+    pixels = b * torch.tensor(std).view(1, 3, 1, 1) + torch.tensor(mean).view(1, 3, 1, 1)
+    assert torch.allclose(pixels, torch.zeros_like(pixels), atol=1e-6)
+
+
+def test_blur_is_a_normalised_gaussian() -> None:
+    from neuromask.methods._perturb import gaussian_blur
+
+    x = torch.zeros(1, 1, 41, 41)
+    x[0, 0, 20, 20] = 1.0
+    y = gaussian_blur(x, 3.0)
+    assert y.sum().item() == pytest.approx(1.0, abs=1e-5)
+    ys, xs = torch.meshgrid(torch.arange(41.0), torch.arange(41.0), indexing="ij")
+    literal = torch.exp(-((ys - 20) ** 2 + (xs - 20) ** 2) / (2 * 9.0))
+    literal[((ys - 20).abs() > 9) | ((xs - 20).abs() > 9)] = 0  # the kernel stops at 3 sigma
+    literal = literal / literal.sum()
+    assert torch.allclose(y[0, 0], literal, atol=1e-5)
+    flat = torch.full((1, 3, 9, 9), 0.7)
+    assert torch.allclose(gaussian_blur(flat, 10.0), flat)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_runs_on_cuda_and_matches_cpu(tiny_cnn) -> None:
+    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    cpu = neuromask.explain(tiny_cnn, x, steps=5, init="uniform")
+    gpu = neuromask.explain(tiny_cnn.cuda(), x.cuda(), steps=5, init="uniform")
+    assert gpu.attribution.device.type == "cpu"
+    assert torch.allclose(cpu.attribution, gpu.attribution, atol=1e-3)

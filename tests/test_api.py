@@ -1,0 +1,152 @@
+"""explain(): validation, target resolution, options, and the documented errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import neuromask
+from neuromask.api import resolve_target
+from neuromask.types import LoadedModel
+
+
+class TupleModel(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 1)
+
+    def forward(self, x: torch.Tensor):  # noqa: ANN201 - returns the wrong type on purpose
+        return self.conv(x).mean(dim=(2, 3)), "aux"
+
+
+class MapModel(nn.Module):
+    """Returns a feature map, not logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class NaNModel(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lin(x.mean(dim=(2, 3))) * float("nan")
+
+
+def test_methods_lists_the_registry() -> None:
+    assert "neuromask" in neuromask.methods()
+    assert neuromask.methods() == sorted(neuromask.methods())
+
+
+def test_three_dim_input_is_one_image(tiny_cnn) -> None:
+    e = neuromask.explain(tiny_cnn, torch.randn(3, 12, 12), steps=1)
+    assert e.attribution.shape == (1, 12, 12) and e.attribution.dtype == torch.float32
+    assert e.target.dtype == torch.long and e.target.shape == (1,)
+
+
+def test_default_target_is_top1(tiny_cnn) -> None:
+    x = torch.randn(4, 3, 12, 12, generator=torch.Generator().manual_seed(0))
+    e = neuromask.explain(tiny_cnn, x, steps=1)
+    with torch.no_grad():
+        assert torch.equal(e.target, tiny_cnn.eval()(x).argmax(1))
+    probs = tiny_cnn(x).softmax(1)
+    assert torch.allclose(e.probability, probs.gather(1, e.target[:, None])[:, 0], atol=1e-6)
+
+
+def test_params_hold_every_default(tiny_cnn) -> None:
+    e = neuromask.explain(tiny_cnn, torch.randn(1, 3, 12, 12), steps=2)
+    options = neuromask.method_options("neuromask")
+    assert set(options) <= set(e.params)
+    assert e.params["steps"] == 2 and e.params["lr"] == options["lr"]
+
+
+@pytest.mark.parametrize(
+    "inputs, message",
+    [
+        (torch.randn(3, 224), r"\(N, C, H, W\).*got shape \(3, 224\)"),
+        (torch.randn(1, 1, 3, 8, 8), "got shape"),
+        (torch.zeros(1, 3, 8, 8, dtype=torch.long), "floating-point"),
+        (torch.full((1, 3, 8, 8), float("nan")), "NaN"),
+        (torch.full((1, 3, 8, 8), float("inf")), "NaN or infinite"),
+        (torch.randn(1, 1, 8, 8), "3 channels"),
+        (torch.randn(0, 3, 8, 8), "at least one image"),
+        ([[1.0]], "torch.Tensor"),
+    ],
+)
+def test_bad_inputs_raise_input_error(tiny_cnn, inputs, message) -> None:
+    with pytest.raises(neuromask.InputError, match=message):
+        neuromask.explain(tiny_cnn, inputs, steps=1)
+
+
+@pytest.mark.parametrize(
+    "target, message",
+    [(5, r"\[0, 4\]"), (-1, r"\[0, 4\]"), ([0, 1, 2], "one class per image"), (1.5, "integer"), ("cat", "class name")],
+)
+def test_bad_targets_raise_target_error(tiny_cnn, target, message) -> None:
+    with pytest.raises(neuromask.TargetError, match=message):
+        neuromask.explain(tiny_cnn, torch.randn(2, 3, 8, 8), target=target, steps=1)
+
+
+def test_errors_are_value_errors() -> None:
+    for cls in (neuromask.InputError, neuromask.TargetError, neuromask.ModelOutputError, neuromask.UnknownNameError):
+        assert issubclass(cls, ValueError)
+    assert issubclass(neuromask.MissingDependencyError, ImportError)
+
+
+@pytest.mark.parametrize(
+    "model, message", [(TupleModel(), "got tuple"), (MapModel(), r"\(N, L\)"), (NaNModel(), "NaN")]
+)
+def test_model_not_returning_logits(model, message) -> None:
+    with pytest.raises(neuromask.ModelOutputError, match=message):
+        neuromask.explain(model, torch.randn(2, 3, 8, 8), steps=1)
+
+
+def test_unknown_method_and_option(tiny_cnn) -> None:
+    with pytest.raises(neuromask.UnknownNameError, match="did you mean 'neuromask'"):
+        neuromask.explain(tiny_cnn, torch.randn(1, 3, 8, 8), method="neuromsk")
+    with pytest.raises(neuromask.UnknownNameError, match="no option 'stpes'"):
+        neuromask.explain(tiny_cnn, torch.randn(1, 3, 8, 8), stpes=3)
+
+
+def test_not_a_module() -> None:
+    with pytest.raises(neuromask.InputError, match="nn.Module"):
+        neuromask.explain(lambda x: x, torch.randn(1, 3, 8, 8))
+
+
+def test_class_names_through_a_loaded_model(tiny_cnn) -> None:
+    loaded = LoadedModel(tiny_cnn, "tiny", (8, 8), labels=["a", "b", "c", "d", "e"])
+    e = neuromask.explain(loaded, torch.randn(2, 3, 8, 8), target="d", steps=1)
+    assert e.target.tolist() == [3, 3]
+    e = neuromask.explain(loaded, torch.randn(2, 3, 8, 8), target=["b", "e"], steps=1)
+    assert e.target.tolist() == [1, 4]
+    with pytest.raises(neuromask.TargetError, match="'zebra' is not a label"):
+        neuromask.explain(loaded, torch.randn(1, 3, 8, 8), target="zebra", steps=1)
+
+
+def test_loaded_model_fills_normalisation(tiny_cnn) -> None:
+    loaded = LoadedModel(tiny_cnn, "tiny", (8, 8), mean=(0.5, 0.5, 0.5), std=(0.2, 0.2, 0.2))
+    e = neuromask.explain(loaded, torch.randn(1, 3, 8, 8), steps=1, baseline="black")
+    assert e.params["mean"] == (0.5, 0.5, 0.5)
+    with pytest.raises(neuromask.InputError, match="needs the model's normalisation"):
+        neuromask.explain(tiny_cnn, torch.randn(1, 3, 8, 8), steps=1, baseline="black")
+
+
+def test_resolve_target_broadcasts_a_single_index() -> None:
+    logits = torch.randn(3, 7)
+    assert resolve_target(torch.tensor([2]), logits).tolist() == [2, 2, 2]
+    assert resolve_target(4, logits).tolist() == [4, 4, 4]
+
+
+def test_explanation_indexing(tiny_cnn) -> None:
+    e = neuromask.explain(tiny_cnn, torch.randn(3, 3, 8, 8), steps=2)
+    one = e[1]
+    assert len(one) == 1 and torch.equal(one.attribution[0], e.attribution[1])
+    assert torch.equal(one.extras["masked_probability"], e.extras["masked_probability"][1:2])
+    assert torch.equal(e[-1].attribution[0], e.attribution[2])
