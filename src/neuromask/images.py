@@ -146,8 +146,9 @@ def to_original_size(attribution: torch.Tensor | np.ndarray, geometry: ImageGeom
     """Map an attribution of the model's input back onto the original image.
 
     The attribution (H, W) is placed where its crop lies in the resized image, and the
-    result is resized (bilinearly) to the original (H0, W0). With a centre crop, the
-    part of the image outside the crop was never seen by the model: its attribution is 0.
+    result is resized to the original (H0, W0): an area average where the image was
+    enlarged for the model, bilinear where it was shrunk. With a centre crop, the part
+    of the image outside the crop was never seen by the model: its attribution is 0.
 
     Args:
         attribution: (H, W), H x W = the crop size of ``geometry``.
@@ -167,8 +168,12 @@ def to_original_size(attribution: torch.Tensor | np.ndarray, geometry: ImageGeom
     h0, w0 = geometry.original_size
     if canvas.shape == (h0, w0):
         return canvas
-    # Pillow resizes float32 ('F') images without rounding them to 8 bits.
-    resized = Image.fromarray(canvas).resize((w0, h0), Image.Resampling.BILINEAR)
+    # Shrinking averages the area each original pixel covers (so a crop edge on a pixel
+    # boundary stays sharp); enlarging interpolates. Pillow resizes float32 ('F') images
+    # without rounding them to 8 bits.
+    shrink = canvas.shape[0] >= h0 and canvas.shape[1] >= w0
+    resample = Image.Resampling.BOX if shrink else Image.Resampling.BILINEAR
+    resized = Image.fromarray(canvas).resize((w0, h0), resample)
     return np.asarray(resized, dtype=np.float32).copy()
 
 
