@@ -23,6 +23,8 @@ from .errors import (
     UnknownNameError,
     UnsupportedModelError,
 )
+from .images import ImageGeometry, load_image, preprocess_image, to_original_size
+from .models import list_models, load_model
 from .types import Explanation, LoadedModel
 
 __version__ = "0.1.0"
@@ -32,6 +34,12 @@ __all__ = [
     "methods",
     "method_options",
     "method_presets",
+    "load_model",
+    "list_models",
+    "load_image",
+    "preprocess_image",
+    "to_original_size",
+    "ImageGeometry",
     "Explanation",
     "LoadedModel",
     "NeuromaskError",
