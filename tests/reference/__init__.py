@@ -1,0 +1,1 @@
+"""Slow, literal re-implementations of methods' formulas, used as test oracles."""
