@@ -118,18 +118,18 @@ def load_model(
             f"weights= applies to torchvision:NAME and timm:NAME specs only; got spec '{text}' "
             "(for a state dict use PATH@MODULE:CLASS)"
         )
-    loaded = _load(text, weights)
+    # Options first: a typo should not wait for a large model to load.
     options = {
         "input_size": _parse_input_size(input_size),
-        "mean": None if mean is None else tuple(float(v) for v in mean),
-        "std": None if std is None else tuple(float(v) for v in std),
+        "mean": _parse_floats("mean", mean),
+        "std": _parse_floats("std", std),
         "labels": _parse_labels(labels),
         "channels": channels,
         "resize": resize,
         "crop_pct": crop_pct,
         "interpolation": interpolation,
     }
-    loaded = replace(loaded, **{k: v for k, v in options.items() if v is not None})
+    loaded = replace(_load(text, weights), **{k: v for k, v in options.items() if v is not None})
     _validate(loaded)
     try:
         module = loaded.module.to(device).eval()
@@ -208,7 +208,7 @@ def _load_torchscript(spec: str, path: Path) -> LoadedModel:
         else:
             raise ModelLoadError(
                 f"'{path}' is a state dict, not a TorchScript file; name the class it belongs "
-                f"to: '{path}@MODULE:CLASS' (e.g. '{path}@mypkg.nets:Net' or '{path}@net.py:Net')"
+                "to: 'PATH@MODULE:CLASS', MODULE as in 'mypkg.nets' or 'path/to/net.py'"
             ) from exc
         raise ModelLoadError(
             f"'{path}' is not a TorchScript file (torch.jit.save), an ONNX file (.onnx) or a "
@@ -442,6 +442,15 @@ def _parse_input_size(size: int | tuple[int, int] | None) -> tuple[int, int] | N
     if len(pair) != 2 or not all(isinstance(v, int) and v > 0 for v in pair):
         raise ModelLoadError(f"input_size must be a positive int or (H, W); got {size!r}")
     return (pair[0], pair[1])
+
+
+def _parse_floats(name: str, values: Sequence[float] | None) -> tuple[float, ...] | None:
+    if values is None:
+        return None
+    try:
+        return tuple(float(v) for v in values)
+    except (TypeError, ValueError) as exc:
+        raise ModelLoadError(f"{name} must be a sequence of numbers, one per channel; got {values!r}") from exc
 
 
 def _parse_labels(labels: str | os.PathLike[str] | Sequence[str] | None) -> list[str] | None:
