@@ -1,0 +1,118 @@
+"""The binarized twin of :class:`~neuromask.models.small.SmallCNN`.
+
+Choices (after XNOR-Net, Rastegari et al. 2016, and BinaryNet, Courbariaux et al. 2016):
+
+* **Weights** of the binarized convolutions are ``alpha * sign(W)`` with one scaling
+  factor per output channel, ``alpha = mean |W|`` (XNOR-Net); the real-valued ("latent")
+  weights ``W`` are what the optimiser updates. ``sign(0) = +1``.
+* **Activations** entering a binarized convolution are ``sign(x)`` in {-1, +1}
+  (BinaryNet); there is no activation scaling factor because the batch norm after every
+  convolution absorbs any scale.
+* **Straight-through estimator**: the backward pass of ``sign`` is the gradient of
+  ``hardtanh``, i.e. the incoming gradient where ``|x| <= 1`` and zero elsewhere
+  (BinaryNet), for activations; for the latent weights it passes the gradient through
+  unchanged (scaled by ``alpha``), so weights that grow past 1 keep learning.
+* **Layer order** in a binarized block: batch norm -> sign -> binarized conv -> max pool
+  (XNOR-Net's order), so that the sign sees centred inputs.
+* **First and last layers stay full precision**, as in both papers: the first conv sees
+  the grey image itself (binarizing a one-channel image to {-1, +1} would throw away
+  most of it) and holds 0.2 % of the weights; the last linear layer maps 64 pooled
+  features to the logits and holds 1 %.
+
+Everything else (widths, kernels, pooling, global average pooling) is the same as
+``SmallCNN``, so the two differ only in binarization. ``BinaryConv2d`` subclasses
+``nn.Conv2d``, so Grad-CAM and friends find it as a convolution.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .small import SmallCNN
+
+
+class _SignActivation(torch.autograd.Function):
+    """sign with values in {-1, +1}; backward: hardtanh's gradient (zero where |x| > 1)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        (x,) = ctx.saved_tensors
+        return grad * (x.abs() <= 1).to(grad.dtype)
+
+
+class _SignWeight(torch.autograd.Function):
+    """sign with values in {-1, +1}; backward: identity (straight through)."""
+
+    @staticmethod
+    def forward(ctx: Any, w: torch.Tensor) -> torch.Tensor:
+        return torch.where(w >= 0, 1.0, -1.0).to(w.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return grad
+
+
+def binarize(x: torch.Tensor) -> torch.Tensor:
+    """Activations to {-1, +1} (any shape), with the straight-through estimator."""
+    return _SignActivation.apply(x)
+
+
+class BinarySign(nn.Module):
+    """Binarize activations: (N, C, H, W) -> (N, C, H, W) in {-1, +1}."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return binarize(x)
+
+
+class BinaryConv2d(nn.Conv2d):
+    """A convolution whose weights are ``alpha * sign(W)``, alpha = mean |W| per output channel.
+
+    It expects binarized inputs (put a :class:`BinarySign` in front); zero padding adds
+    zeros around them, as in XNOR-Net.
+    """
+
+    def scale(self) -> torch.Tensor:
+        """alpha, (out_channels, 1, 1, 1): the mean absolute latent weight per output channel."""
+        return self.weight.abs().mean(dim=(1, 2, 3), keepdim=True)
+
+    def binary_weight(self) -> torch.Tensor:
+        """sign(W) in {-1, +1}, shaped like the weight."""
+        return _SignWeight.apply(self.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(x, self.scale() * self.binary_weight(), self.bias)
+
+
+def _binary_block(cin: int, cout: int, pool: bool, first: bool) -> list[nn.Module]:
+    """First block: full-precision conv -> (pool) -> batch norm. Others: sign -> binarized
+    conv -> (pool) -> batch norm; the batch norm of one block centres the next block's sign."""
+    if first:
+        layers: list[nn.Module] = [nn.Conv2d(cin, cout, 3, padding=1, bias=False)]
+    else:
+        layers = [BinarySign(), BinaryConv2d(cin, cout, 3, padding=1, bias=False)]
+    if pool:
+        layers.append(nn.MaxPool2d(2))
+    layers.append(nn.BatchNorm2d(cout))
+    return layers
+
+
+class BinaryCNN(SmallCNN):
+    """``SmallCNN`` with its three inner convolutions binarized (weights and activations).
+
+    Shapes: inputs (N, C, H, W) -> logits (N, L). See the module docstring for the choices.
+    """
+
+    def __init__(self, num_classes: int, in_channels: int = 1, width: int = 16) -> None:
+        nn.Module.__init__(self)
+        self._build(num_classes, in_channels, width, _binary_block)
+
+
+__all__ = ["BinaryCNN", "BinaryConv2d", "BinarySign", "binarize"]

@@ -1,0 +1,102 @@
+"""The binarized twin: {-1, +1} weights and activations, scaling, straight-through gradients."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from neuromask.models.binary import BinaryCNN, BinaryConv2d, BinarySign, binarize
+from neuromask.models.train import build
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Train on one thread: on a busy shared CPU, two threads are several times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def model() -> BinaryCNN:
+    m = build("bnn", 3, width=8, seed=0)
+    # One train-mode pass so that the batch norms' running statistics are not trivial.
+    m.train()
+    with torch.no_grad():
+        m(torch.rand(16, 1, 32, 32, generator=torch.Generator().manual_seed(1)))
+    return m.eval()
+
+
+def test_twin_of_small_cnn() -> None:
+    """Same convolutions (shapes) and classifier as the full-precision CNN; only three are binarized."""
+    fp, bnn = build("cnn", 3, width=8), build("bnn", 3, width=8)
+    shapes = lambda m: [tuple(c.weight.shape) for c in m.modules() if isinstance(c, nn.Conv2d)]  # noqa: E731
+    assert shapes(fp) == shapes(bnn)
+    convs = [c for c in bnn.modules() if isinstance(c, nn.Conv2d)]
+    assert [type(c) for c in convs] == [nn.Conv2d, BinaryConv2d, BinaryConv2d, BinaryConv2d]
+    assert isinstance(bnn.classifier, nn.Linear) and bnn.classifier.weight.shape == fp.classifier.weight.shape
+
+
+def test_forward_uses_plus_minus_one_weights_and_activations(model: BinaryCNN) -> None:
+    seen: list[tuple[torch.Tensor, torch.Tensor, BinaryConv2d]] = []
+    hooks = [
+        m.register_forward_hook(lambda mod, inp, out: seen.append((inp[0].detach(), out.detach(), mod)))
+        for m in model.modules()
+        if isinstance(m, BinaryConv2d)
+    ]
+    try:
+        with torch.no_grad():
+            model(torch.rand(4, 1, 32, 32, generator=torch.Generator().manual_seed(2)))
+    finally:
+        for h in hooks:
+            h.remove()
+    assert len(seen) == 3
+    for inputs, output, conv in seen:
+        assert set(inputs.unique().tolist()) == {-1.0, 1.0}, "activations entering a binary conv"
+        # An independent re-computation: convolve with literal +-1 weights, scale per channel.
+        signs = torch.where(conv.weight >= 0, 1.0, -1.0)
+        alpha = conv.weight.abs().mean(dim=(1, 2, 3)).view(1, -1, 1, 1)
+        expected = F.conv2d(inputs, signs, padding=1) * alpha
+        assert torch.allclose(output, expected, atol=1e-5)
+        assert set(conv.binary_weight().unique().tolist()) == {-1.0, 1.0}
+
+
+def test_sign_of_zero_is_plus_one() -> None:
+    assert binarize(torch.tensor([-0.5, 0.0, 2.0])).tolist() == [-1.0, 1.0, 1.0]
+    assert BinarySign()(torch.zeros(1, 1, 2, 2)).eq(1).all()
+
+
+def test_straight_through_estimator_for_activations() -> None:
+    x = torch.tensor([-2.0, -1.0, -0.3, 0.0, 0.7, 1.5], requires_grad=True)
+    (binarize(x) * torch.arange(1.0, 7.0)).sum().backward()
+    # hardtanh's gradient: pass where |x| <= 1, zero elsewhere.
+    assert x.grad.tolist() == [0.0, 2.0, 3.0, 4.0, 5.0, 0.0]
+
+
+def test_gradients_reach_every_latent_weight(model: BinaryCNN) -> None:
+    model.train()
+    inputs = torch.rand(8, 1, 32, 32, generator=torch.Generator().manual_seed(3))
+    F.cross_entropy(model(inputs), torch.arange(8) % 3).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    # The first (full-precision) conv learns through three sign activations.
+    first = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    assert first.weight.grad.abs().sum() > 0
+
+
+def test_weight_gradient_is_straight_through() -> None:
+    conv = BinaryConv2d(1, 1, 1, bias=False)
+    with torch.no_grad():
+        conv.weight.fill_(2.5)  # beyond 1: BinaryNet's clipped estimator would stop here
+    conv(torch.ones(1, 1, 1, 1)).sum().backward()
+    # out = alpha * sign(w) * x with alpha = |w|: d out / d w = sign(w) * x (alpha) + alpha * 1 (STE).
+    assert conv.weight.grad.item() == pytest.approx(1.0 + 2.5)
+
+
+def test_binary_conv_is_a_conv_for_explainers() -> None:
+    """Grad-CAM and friends pick the last nn.Conv2d; in the BNN it is a binarized one."""
+    convs = [m for m in build("bnn", 2).modules() if isinstance(m, nn.Conv2d)]
+    assert isinstance(convs[-1], BinaryConv2d)
