@@ -1,0 +1,64 @@
+"""A picture grid of dataset samples with their ground-truth evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..datasets import generate  # noqa: E402
+
+# What docs/datasets.png shows: (title, dataset name, options).
+DEFAULT_ROWS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("triangles_squares (oriented)", "triangles_squares", {"variant": "oriented"}),
+    ("triangles_squares (scaled)", "triangles_squares", {"variant": "scaled"}),
+    ("counting", "counting", {}),
+    ("shapes_on_texture", "shapes_on_texture", {}),
+)
+
+
+def save_dataset_grid(
+    path: str | Path,
+    rows: Sequence[tuple[str, str, dict[str, Any]]] = DEFAULT_ROWS,
+    *,
+    samples: int = 6,
+    seed: int = 0,
+) -> Path:
+    """Write a grid: for each dataset a row of ``samples`` images (titled with their class)
+    and under it a row of their evidence masks (white = evidence, outlined in red on the image).
+
+    Args:
+        path: the image file to write (PNG by its suffix).
+        rows: (title, dataset name, options) per dataset.
+        samples: samples per dataset; with labels cycling through the classes, every class
+            shows when ``samples`` is at least the number of classes.
+        seed: the datasets' seed.
+    """
+    path = Path(path)
+    fig, axes = plt.subplots(
+        2 * len(rows), samples, figsize=(1.5 * samples, 3.1 * len(rows)), squeeze=False
+    )
+    for r, (title, name, options) in enumerate(rows):
+        data = generate(name, samples, seed=seed, **options)
+        for i in range(samples):
+            image = data.images[i, 0].numpy()
+            evidence = data.evidence[i].numpy()
+            top, bottom = axes[2 * r, i], axes[2 * r + 1, i]
+            top.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+            top.contour(evidence.astype(np.float32), levels=[0.5], colors="red", linewidths=0.8)
+            top.set_title(data.class_names[int(data.labels[i])], fontsize=8)
+            bottom.imshow(evidence, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            for ax in (top, bottom):
+                ax.set_xticks([])
+                ax.set_yticks([])
+        axes[2 * r, 0].set_ylabel(title, fontsize=8)
+        axes[2 * r + 1, 0].set_ylabel("evidence", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
