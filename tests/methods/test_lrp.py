@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 import neuromask
+from methods._fixtures import one_thread  # noqa: F401 - autouse fixture
 from neuromask.errors import UnsupportedModelError
 from reference.lrp import dense_matrix, lrp_literal, merge_batch_norm
 

@@ -24,7 +24,7 @@ from ._common import check_positive, probability_model
 from ._perturb import make_baseline
 
 
-def superpixels(image: torch.Tensor, segmentation: str, segments: int) -> torch.Tensor:
+def superpixels(image: torch.Tensor, segmentation: str, segments: int, compactness: float = 10.0) -> torch.Tensor:
     """Label map (H, W) long, labels 0..K-1, of one image (C, H, W) scaled to [0, 1]."""
     from skimage.segmentation import quickshift, slic
 
@@ -33,7 +33,7 @@ def superpixels(image: torch.Tensor, segmentation: str, segments: int) -> torch.
     if channel_axis is None:
         pixels = pixels[..., 0]
     if segmentation == "slic":
-        labels = slic(pixels, n_segments=segments, compactness=10.0, start_label=0, channel_axis=channel_axis)
+        labels = slic(pixels, n_segments=segments, compactness=compactness, start_label=0, channel_axis=channel_axis)
     elif segmentation == "quickshift":
         if channel_axis is None:
             pixels = np.repeat(pixels[..., None], 3, axis=-1)
@@ -42,7 +42,12 @@ def superpixels(image: torch.Tensor, segmentation: str, segments: int) -> torch.
     else:
         raise InputError(f"segmentation must be 'slic' or 'quickshift'; got {segmentation!r}")
     # Relabel to 0..K-1: Captum numbers the interpretable features by the mask's values.
-    _, dense = np.unique(labels, return_inverse=True)
+    values, dense = np.unique(labels, return_inverse=True)
+    if len(values) < 2:
+        raise InputError(
+            f"{segmentation} found a single superpixel in a {pixels.shape[0]}x{pixels.shape[1]} image; "
+            "LIME needs several: raise compactness (SLIC) or segments"
+        )
     return torch.from_numpy(dense.reshape(labels.shape)).long()
 
 
@@ -75,6 +80,7 @@ def lime(
     samples: int = 300,
     segments: int = 50,
     segmentation: str = "slic",
+    compactness: float = 10.0,
     baseline: str | float = "superpixel_mean",
     kernel_width: float = 0.25,
     alpha: float = 1.0,
@@ -95,6 +101,8 @@ def lime(
         segments: approximate number of SLIC superpixels.
         segmentation: ``"slic"`` or ``"quickshift"`` (LIME's own, kernel 4, max distance
             200, ratio 0.2; slower, and its segment count follows the image).
+        compactness: SLIC's balance of space over colour (scikit-image's default 10;
+            noisy or tiny images need more, e.g. 100).
         baseline: what a hidden superpixel becomes: ``"superpixel_mean"`` (LIME: its
             mean colour) or any ``_perturb.make_baseline`` choice.
         kernel_width: width of LIME's exponential kernel on the cosine distance between
@@ -121,7 +129,7 @@ def lime(
     maps, labels_all = [], []
     for i in range(inputs.shape[0]):
         x = inputs[i : i + 1]
-        labels = superpixels(_to_unit_range(x[0], mean, std), segmentation, segments)
+        labels = superpixels(_to_unit_range(x[0], mean, std), segmentation, segments, compactness)
         if baseline == "superpixel_mean":
             hidden = _superpixel_means(x[0], labels)[None]
         else:
