@@ -33,7 +33,7 @@ from ..metrics.cost import explanation_cost
 from ..registry import Entry
 from ..types import LoadedModel
 from .rows import Row, RowStore, failed, ok
-from .suites import Suite
+from .suites import Suite, spatial_params
 
 ROWS_FILE = "rows.jsonl"
 MACHINE_FILE = "machine.json"
@@ -188,7 +188,8 @@ def run_group(
     for index, image in enumerate(group.images):
         for method in methods:
             kind = METHODS.entry(method).meta.get("kind")
-            params = dict(suite.method_params.get(group.part, {}).get(method, {}))
+            params = spatial_params(method, tuple(group.inputs.shape[2:]))
+            params.update(suite.method_params.get(group.part, {}).get(method, {}))
             tick(f"{group.name} {image} {method}")
             failures += _run_cell(group, method, kind, params, index, image, suite, store, out)
             tick("")
