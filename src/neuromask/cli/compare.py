@@ -1,0 +1,157 @@
+"""``neuromask compare IMAGE [IMAGE ...] --model MODEL [--methods all|a,b,c] --out DIR``:
+every method on the same images, side by side (the NeuroMask paper's Figure 3)."""
+
+from __future__ import annotations
+
+import argparse
+import html
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..api import explain, methods
+from ..errors import NeuromaskError, UnknownNameError
+from .common import parse_params
+
+# The column order: NeuroMask, then the methods in the order the paper discusses them,
+# then the sanity baselines; anything registered later goes at the end.
+ORDER = (
+    "neuromask", "saliency", "smoothgrad", "guided_backprop", "integrated_gradients", "gradcam",
+    "lime", "lrp_epsilon", "occlusion", "rise", "meaningful_perturbation", "extremal_perturbation",
+    "random", "center",
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="run several methods on the same images and draw them side by side")
+    p.add_argument("images", nargs="+", type=Path, help="image files (any format Pillow reads)")
+    p.add_argument("--model", required=True, help="built-in name (see `neuromask models`) or a model file / spec")
+    p.add_argument("--methods", default="all", help="'all' or a comma-separated list of method names (default: all)")
+    p.add_argument("--param", action="append", default=[], metavar="METHOD.KEY=VALUE",
+                   help="an option of one method, e.g. rise.masks=1000 (repeatable)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--out", required=True, type=Path, help="folder for compare.png, compare.html and <stem>.<method>.npy")
+    p.set_defaults(run=run)
+
+
+def chosen_methods(spec: str) -> list[str]:
+    """``"all"`` or ``"a,b,c"`` -> method names in display order (for "all") or as given."""
+    registered = methods()
+    if spec.strip() == "all":
+        return [m for m in ORDER if m in registered] + [m for m in registered if m not in ORDER]
+    names = [s.strip() for s in spec.split(",") if s.strip()]
+    if not names:
+        raise UnknownNameError("--methods must be 'all' or a comma-separated list of method names; got nothing")
+    unknown = [n for n in names if n not in registered]
+    if unknown:
+        raise UnknownNameError(f"unknown method(s) {', '.join(unknown)}; choose from: {', '.join(registered)}")
+    return list(dict.fromkeys(names))
+
+
+def method_params(pairs: list[str], names: list[str]) -> dict[str, dict[str, Any]]:
+    """``["rise.masks=1000"]`` -> ``{"rise": {"masks": 1000}}``."""
+    out: dict[str, dict[str, Any]] = {n: {} for n in names}
+    for key, value in parse_params(pairs).items():
+        method, dot, option = key.partition(".")
+        if not dot or method not in out:
+            raise UnknownNameError(f"--param must be METHOD.KEY=VALUE for one of the compared methods; got {key!r}")
+        out[method][option] = value
+    return out
+
+
+def _pixels(inputs: torch.Tensor, model: Any) -> np.ndarray:
+    """Model inputs (C, H, W) -> the picture the model saw, (H, W, 3) float in [0, 1]."""
+    x = inputs.detach().cpu()
+    if model.mean is not None and model.std is not None:
+        mean = torch.tensor(model.mean).view(-1, 1, 1)
+        std = torch.tensor(model.std).view(-1, 1, 1)
+        x = x * std + mean
+    x = x.clamp(0, 1).permute(1, 2, 0).numpy()
+    return np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..images import load_image, preprocess_image, to_original_size
+    from ..models import load_model
+    from ..viz.grid import comparison_grid
+
+    names = chosen_methods(args.methods)
+    params = method_params(args.param, names)
+    model = load_model(args.model, device=args.device)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    stems, tensors, geometries, failures = [], [], [], []
+    for path in args.images:
+        try:
+            tensor, geometry = preprocess_image(model, load_image(path))
+        except NeuromaskError as exc:
+            failures.append(f"{path}: {exc}")
+            continue
+        stems.append(path.stem)
+        tensors.append(tensor)
+        geometries.append(geometry)
+    if not tensors:
+        for line in failures:
+            print(f"neuromask compare: {line}", file=sys.stderr)
+        return 1
+    inputs = torch.stack(tensors)
+
+    maps: list[dict[str, np.ndarray | None]] = [{} for _ in stems]
+    seconds: dict[str, float] = {}
+    labels: list[str] = []
+    for name in names:
+        try:
+            e = explain(model, inputs, method=name, **params[name])
+        except (NeuromaskError, ValueError) as exc:
+            failures.append(f"{name}: {exc}")
+            for row in maps:
+                row[name] = None
+            continue
+        seconds[name] = e.seconds / len(stems)
+        if not labels:
+            labels = [f"{model.label(int(t))} ({float(p):.2f})" for t, p in zip(e.target, e.probability)]
+        for i, stem in enumerate(stems):
+            att = e.attribution[i]
+            maps[i][name] = att.numpy()
+            np.save(args.out / f"{stem}.{name}.npy", to_original_size(att, geometries[i]))
+        if not args.quiet:
+            print(f"{name}: {seconds[name]:.2f} s per image", flush=True)
+
+    if not labels:  # every method failed: still show the images, labelled by the model
+        with torch.no_grad():
+            probs = model.module(inputs.to(args.device)).softmax(1).cpu()
+        labels = [f"{model.label(int(p.argmax()))} ({float(p.max()):.2f})" for p in probs]
+    pictures = [_pixels(t, model) for t in tensors]
+    png = comparison_grid(args.out / "compare.png", pictures, labels, names, maps, seconds=seconds)
+    write_html(args.out / "compare.html", png.name, args.model, stems, labels, names, seconds, failures)
+    if not args.quiet:
+        print(f"-> {png} and {args.out / 'compare.html'}")
+    for line in failures:
+        print(f"neuromask compare: {line}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def write_html(
+    path: Path, png: str, model: str, stems: list[str], labels: list[str], names: list[str],
+    seconds: dict[str, float], failures: list[str],
+) -> None:
+    """A small self-contained page: the grid, and seconds per image for each method."""
+    rows = "\n".join(
+        f"<tr><td>{html.escape(n)}</td><td>{seconds[n]:.2f}</td></tr>" if n in seconds
+        else f"<tr><td>{html.escape(n)}</td><td>failed</td></tr>"
+        for n in names
+    )
+    images = ", ".join(f"{html.escape(s)}: {html.escape(lab)}" for s, lab in zip(stems, labels))
+    errors = "".join(f"<li>{html.escape(f)}</li>" for f in failures)
+    path.write_text(
+        "<!doctype html>\n<html><head><meta charset='utf-8'><title>neuromask compare</title>"
+        "<style>body{font-family:sans-serif} td{padding:2px 12px} td+td{text-align:right}</style></head><body>\n"
+        f"<h1>neuromask compare</h1>\n<p>Model: {html.escape(model)}. Images (predicted label, probability): {images}.</p>\n"
+        f"<img src='{html.escape(png)}' alt='comparison grid' style='max-width:100%'>\n"
+        "<h2>Seconds per image</h2>\n<table><tr><th>method</th><th>seconds</th></tr>\n"
+        f"{rows}\n</table>\n" + (f"<h2>Failures</h2><ul>{errors}</ul>\n" if errors else "") + "</body></html>\n"
+    )
