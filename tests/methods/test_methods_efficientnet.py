@@ -50,6 +50,18 @@ def test_gradcam_avoids_the_shared_swish(lite0: tuple) -> None:
         neuromask.explain(model, x, method="gradcam", layer="_swish")
 
 
+def test_captum_lrp_fails_where_zennit_runs(lite0: tuple) -> None:
+    """The trap: Captum's LRP has no rule for EfficientNet's ZeroPad2d padding modules."""
+    import copy
+
+    from captum.attr import LRP
+
+    model, x = lite0
+    module = copy.deepcopy(model.module).eval()  # Captum's LRP leaves rules on the modules it touched
+    with pytest.raises(TypeError, match="ZeroPad2d"):
+        LRP(module).attribute(x.clone().requires_grad_(True), target=281)
+
+
 def test_lrp_runs_with_epsilon_plus_and_refuses_nan(lite0: tuple) -> None:
     model, x = lite0
     e = neuromask.explain(model, x, method="lrp_epsilon")

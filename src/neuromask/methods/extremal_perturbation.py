@@ -2,13 +2,17 @@
 mask of that area whose preserved region keeps the target's logit highest, everything
 else blurred (the "preservation game").
 
-Written here after TorchRay's reference implementation, which is unmaintained and does
-not install on current PyTorch (see ``tests/methods/test_extremal_perturbation.py``).
-The pieces follow the paper and TorchRay:
+Written here after TorchRay's reference implementation, which is unmaintained (last
+release 2020; ``pip install torchray`` pulls a CUDA build of torch and pycocotools, and
+only installed with --no-deps beside torchvision does it run on torch 2.14). Where it
+is installed, ``tests/methods/test_extremal_torchray.py`` checks that both give the
+same masks for the same parameters and agree on a known answer. The pieces follow the
+paper and TorchRay:
 
   - the mask is generated from parameters on a grid every ``step`` pixels by a smooth
     max over neighbouring grid points, each weighted by the radial profile
     k(d / sigma), k(z) = exp(-2 max(z - 1/2, 0)^2), so the mask is smooth at scale sigma;
+    it extends ``sigma`` pixels beyond the image, and the area counts that margin;
   - a masked pixel takes the image blurred with sigma = max_blur * (1 - m), linearly
     interpolated between ``levels`` precomputed blur levels (m = 1: the image itself);
   - the area is enforced by the regulariser mean((sort(m) - r_a)^2), r_a being a
@@ -17,9 +21,11 @@ The pieces follow the paper and TorchRay:
   - SGD with momentum 0.9 (dampening 0.9), lr 0.01, parameters clipped to [0, 1],
     starting at 1; the perturbed image is flipped left-right every other step (jitter).
 
-One difference: TorchRay's growth factor
-1.0035 per step is for 800 steps; here the factor is 1.0035^(800 / steps), so the
-final area weight is the paper's for any number of steps.
+Differences: TorchRay's growth factor 1.0035 per step is for 800 steps; here it is
+1.0035^(800 / steps), so that the final area weight is the paper's for any number of
+steps. The blur is ``_perturb.gaussian_blur`` (reflecting at the edges), not TorchRay's
+own Gaussian. The margin is ``sigma`` pixels on every side (TorchRay's falls a few pixels
+short on the bottom and right).
 """
 
 from __future__ import annotations
