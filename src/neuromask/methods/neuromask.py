@@ -55,19 +55,19 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": dict(
         steps=2000, lr=0.03, lambda_pred=0.4, lambda_sparse=0.35, lambda_smooth=0.03,
         tau=20.0, init="uniform", temperature=1.0, reduction="sum",
-        smooth_kernel="laplace4", smooth_norm="l1", optimizer="rmsprop",
+        smooth_kernel="laplace4", smooth_norm="l1", smooth_padding="none", optimizer="rmsprop",
         rms_decay=0.9, rms_eps=1e-10, baseline="zero", mask_size=None,
     ),
     "reference": dict(
         steps=2000, lr=0.03, lambda_pred=0.4, lambda_sparse=0.35, lambda_smooth=0.03,
         tau=10.0, init="uniform", temperature=0.3, reduction="mean",
-        smooth_kernel="laplace24", smooth_norm="l2", optimizer="rmsprop_tf1",
+        smooth_kernel="laplace24", smooth_norm="l2", smooth_padding="none", optimizer="rmsprop_tf1",
         rms_decay=0.9, rms_eps=1e-10, baseline="black", mask_size=None,
     ),
     "reference_cifar": dict(
         steps=2000, lr=0.03, lambda_pred=0.4, lambda_sparse=0.35, lambda_smooth=0.15,
         tau=10.0, init="uniform", temperature=1.0, reduction="mean",
-        smooth_kernel="laplace8", smooth_norm="l2", optimizer="rmsprop_tf1",
+        smooth_kernel="laplace8", smooth_norm="l2", smooth_padding="none", optimizer="rmsprop_tf1",
         rms_decay=0.9, rms_eps=1e-10, baseline="black", mask_size=None,
     ),
 }
@@ -79,12 +79,20 @@ def sparsity_loss(weights: torch.Tensor, tau: float, reduction: str) -> torch.Te
     return per_pixel.sum(1) if reduction == "sum" else per_pixel.mean(1)
 
 
-def smoothness_loss(weights: torch.Tensor, kernel: str, norm: str, reduction: str) -> torch.Tensor:
-    """Per-image norm of W convolved (no padding) with a Laplacian kernel: (N, 1, h, w) -> (N,).
+def smoothness_loss(
+    weights: torch.Tensor, kernel: str, norm: str, reduction: str, padding: str = "none"
+) -> torch.Tensor:
+    """Per-image norm of W convolved with a Laplacian kernel: (N, 1, h, w) -> (N,).
 
-    A mask smaller than the kernel has no valid position and costs 0.
+    ``padding="none"`` (the reference code) evaluates the kernel only where it fits, so
+    the outermost cells are never penalised on their own; ``"replicate"`` also evaluates
+    it at the border, as if the mask went on with its edge values. Without padding, a
+    mask smaller than the kernel has no valid position and costs 0.
     """
     k = KERNELS[kernel].to(dtype=weights.dtype, device=weights.device)
+    if padding == "replicate":
+        r = k.shape[-1] // 2
+        weights = F.pad(weights, (r, r, r, r), mode="replicate")
     if weights.shape[-1] < k.shape[-1] or weights.shape[-2] < k.shape[-2]:
         return weights.new_zeros(weights.shape[0])
     response = F.conv2d(weights, k[None, None]).flatten(1)
@@ -145,17 +153,18 @@ def neuromask(
     inputs: torch.Tensor,
     target: torch.Tensor,
     *,
-    steps: int = 300,
+    steps: int = 200,
     lr: float = 0.1,
     lambda_pred: float = 1.0,
-    lambda_sparse: float = 0.05,
-    lambda_smooth: float = 0.05,
+    lambda_sparse: float = 0.5,
+    lambda_smooth: float = 0.2,
     tau: float = 10.0,
     init: str | float = "zero",
     temperature: float = 1.0,
     reduction: str = "mean",
     smooth_kernel: str = "laplace4",
     smooth_norm: str = "l1",
+    smooth_padding: str = "replicate",
     optimizer: str = "rmsprop_tf1",
     rms_decay: float = 0.9,
     rms_eps: float = 1e-10,
@@ -186,6 +195,8 @@ def neuromask(
             over the mask's pixels, for both regularisers.
         smooth_kernel: ``"laplace4"``, ``"laplace8"`` or ``"laplace24"`` (see KERNELS).
         smooth_norm: ``"l1"`` (paper) or ``"l2"`` (reference code: mean of squares).
+        smooth_padding: ``"none"`` (the reference code) or ``"replicate"`` (the kernel
+            also at the border, so that edge cells are smoothed like the rest).
         optimizer: ``"rmsprop_tf1"`` (TensorFlow 1 semantics), ``"rmsprop"``
             (torch.optim.RMSprop) or ``"adam"``.
         rms_decay, rms_eps: RMSProp's decay and epsilon.
@@ -215,15 +226,19 @@ def neuromask(
         raise InputError(f"smooth_kernel must be one of {', '.join(KERNELS)}; got {smooth_kernel!r}")
     if smooth_norm not in ("l1", "l2"):
         raise InputError(f"smooth_norm must be 'l1' or 'l2'; got {smooth_norm!r}")
+    if smooth_padding not in ("none", "replicate"):
+        raise InputError(f"smooth_padding must be 'none' or 'replicate'; got {smooth_padding!r}")
     n, _, h, w = inputs.shape
     grid = (h, w) if mask_size is None else (min(mask_size, h), min(mask_size, w))
 
-    if channels_last:
-        inputs = inputs.contiguous(memory_format=torch.channels_last)
     background = make_baseline(inputs, baseline, mean=mean, std=std, blur_sigma=blur_sigma)
-    # x and (x - baseline) once, so that each step's masked input is a single fused op:
-    # m * x + (1 - m) * b = b + m * (x - b).
+    # The baseline and (x - baseline) once, so that each step's masked input is one fused
+    # op: m * x + (1 - m) * b = b + m * (x - b).
     delta = inputs - background
+    if channels_last:
+        # The masked input inherits this layout, and the model's convolutions run faster on it.
+        background = background.contiguous(memory_format=torch.channels_last)
+        delta = delta.contiguous(memory_format=torch.channels_last)
 
     weights = _initial_weights(grid, init, tau, seed).to(inputs.device, inputs.dtype)
     weights = weights.expand(n, 1, *grid).clone().requires_grad_(True)
@@ -242,7 +257,7 @@ def neuromask(
         loss = (
             lambda_pred * F.cross_entropy(logits, target, reduction="none")
             + lambda_sparse * sparsity_loss(weights, tau, reduction)
-            + lambda_smooth * smoothness_loss(weights, smooth_kernel, smooth_norm, reduction)
+            + lambda_smooth * smoothness_loss(weights, smooth_kernel, smooth_norm, reduction, smooth_padding)
         )
         (grad,) = torch.autograd.grad(loss.sum(), weights)
         losses[:, step] = loss.detach()
