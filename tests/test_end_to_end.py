@@ -1,0 +1,56 @@
+"""The real pretrained EfficientNet-Lite0 on a real photo, a few steps (marked slow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from skimage import data
+
+import neuromask
+from neuromask.cli.main import main
+from helpers import assert_same_state, model_state
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def lite0() -> neuromask.LoadedModel:
+    return neuromask.load_model("efficientnet_lite0")
+
+
+def test_neuromask_on_chelsea_with_the_real_model(lite0) -> None:
+    inputs, _ = neuromask.preprocess_image(lite0, data.chelsea())
+    before = model_state(lite0.module)
+    e = neuromask.explain(lite0, inputs, steps=6, history_every=3)
+    assert_same_state(before, model_state(lite0.module))
+    assert lite0.label(int(e.target[0])) in ("tabby", "tiger cat", "Egyptian cat")
+    assert e.attribution.shape == (1, 224, 224)
+    assert 0.0 <= float(e.attribution.min()) and float(e.attribution.max()) <= 1.0
+    assert e.extras["history"].shape == (1, 3, 224, 224)
+    # the mask starts at 0.5 everywhere and the sparsity term has started to lower it
+    assert float(e.extras["mask_mean"][0]) < 0.5
+    assert 0.0 < float(e.extras["masked_probability"][0]) <= 1.0
+
+
+def test_batch_of_two_photos_equals_one_by_one(lite0) -> None:
+    x = torch.stack([neuromask.preprocess_image(lite0, getattr(data, p)())[0] for p in ("chelsea", "coffee")])
+    both = neuromask.explain(lite0, x, steps=3)
+    alone = neuromask.explain(lite0, x[1:], steps=3)
+    assert torch.allclose(both.attribution[1], alone.attribution[0], atol=1e-4)
+
+
+def test_demo_writes_the_overlay_evolution_and_record(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--steps", "4", "--quiet", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for name in ("chelsea.neuromask.png", "chelsea.neuromask.evolution.png", "chelsea.neuromask.json", "chelsea.neuromask.npy"):
+        assert (out / name).stat().st_size > 0, name
+        assert name in printed
+    record = json.loads((out / "chelsea.neuromask.json").read_text())
+    assert record["model"] == "efficientnet_lite0" and record["params"]["steps"] == 4
+    mask = np.load(out / "chelsea.neuromask.npy")
+    assert mask.shape == data.chelsea().shape[:2]
