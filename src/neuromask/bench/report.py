@@ -248,7 +248,7 @@ def _html(markdown_sections: list[tuple[str, str, list[Path]]], goal_lines: list
         "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:first-child,th:first-child{text-align:left}"
         "img{max-width:32em;margin:4px}</style></head><body>",
         "<h1>neuromask benchmark</h1>",
-        "<p>" + html.escape(", ".join(f"{k}: {v}" for k, v in machine.items())) + "</p>",
+        "<pre>" + html.escape(json.dumps(machine, indent=1)) + "</pre>",
         "<h2>Goals for NeuroMask</h2><ul>" + "".join(f"<li>{html.escape(g[2:])}</li>" for g in goal_lines) + "</ul>",
     ]
     for group, md, charts in markdown_sections:
@@ -285,7 +285,7 @@ def write_report(out: str | Path, *, charts: bool = True) -> list[Path]:
     sections = [(group, markdown_table(table), chart_paths.get(group, [])) for group, table in summary.items()]
     md = ["# neuromask benchmark", ""]
     if machine:
-        md += ["Machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()), ""]
+        md += ["Machine and options (`machine.json`):", "", "```", json.dumps(machine, indent=1), "```", ""]
     md += ["Mean ± standard error over images; the best of each column in bold; ↑ higher is better, ↓ lower.", ""]
     md += ["## Goals for NeuroMask", ""] + (goal_lines or ["- (no NeuroMask rows)"]) + [""]
     for group, table_md, _ in sections:

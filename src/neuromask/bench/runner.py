@@ -33,7 +33,7 @@ from ..metrics.cost import explanation_cost
 from ..registry import Entry
 from ..types import LoadedModel
 from .rows import Row, RowStore, failed, ok
-from .suites import Suite, spatial_params
+from .suites import SPATIAL_OPTIONS, Suite, spatial_params
 
 ROWS_FILE = "rows.jsonl"
 MACHINE_FILE = "machine.json"
@@ -127,6 +127,7 @@ def describe_machine() -> dict[str, Any]:
     if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
         memory = round(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1024**3, 1)
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {
         "cpu": cpu,
         "cores_usable": affinity,
@@ -136,7 +137,27 @@ def describe_machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "cuda": torch.cuda.is_available(),
+        "load_average_1min_at_start": load,
+        "neuromask_commit": _git_commit(),
     }
+
+
+def _git_commit() -> str | None:
+    """The source checkout's commit (with ``+dirty`` for local changes), or None outside git."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", str(here.parent)], cwd=here, capture_output=True, text=True,
+            timeout=30, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
 
 
 def _score(
@@ -254,7 +275,13 @@ def run(suite: Suite, out: str | Path, *, methods: list[str] | None = None, prog
     for name in names:
         METHODS.entry(name)  # an unknown name fails here, before any work
     store = RowStore(out / ROWS_FILE)
-    machine = describe_machine() | {"suite": suite.name, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    machine = describe_machine() | {
+        "suite": suite.name,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "metric_params": suite.metric_params,
+        "method_params": suite.method_params,
+        "spatial_options_at_224": SPATIAL_OPTIONS,
+    }
     (out / MACHINE_FILE).write_text(json.dumps(machine, indent=2) + "\n", encoding="utf-8")
 
     builders: list[tuple[str, Callable[[], Group]]] = [

@@ -110,7 +110,7 @@ SUITES: dict[str, Suite] = {
     "full": Suite(
         name="full",
         datasets=SHIPPED_CNNS,
-        dataset_images=6,
+        dataset_images=4,
         photos=PHOTOS[:2],
         metric_params={"photos": PHOTO_METRICS},
     ),
