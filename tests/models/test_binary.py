@@ -22,7 +22,10 @@ def one_thread():
 
 @pytest.fixture
 def model() -> BinaryCNN:
-    m = build("bnn", 3, width=8, seed=0)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        # No initial shift: both signs show up in every layer from the first step.
+        m = BinaryCNN(3, width=8, sign_shift=0.0)
     # One train-mode pass so that the batch norms' running statistics are not trivial.
     m.train()
     with torch.no_grad():
@@ -62,6 +65,23 @@ def test_forward_uses_plus_minus_one_weights_and_activations(model: BinaryCNN) -
         expected = F.conv2d(inputs, signs, padding=1) * alpha
         assert torch.allclose(output, expected, atol=1e-5)
         assert set(conv.binary_weight().unique().tolist()) == {-1.0, 1.0}
+
+
+def test_binary_activations_start_sparse() -> None:
+    """The batch norms feeding a sign start shifted, so few activations start at +1."""
+    model = build("bnn", 2, seed=0).train()
+    seen = []
+    hooks = [m.register_forward_hook(lambda mod, inp, out: seen.append(out))
+             for m in model.modules() if isinstance(m, BinarySign)]
+    try:
+        with torch.no_grad():
+            model(torch.rand(8, 1, 32, 32, generator=torch.Generator().manual_seed(4)))
+    finally:
+        for h in hooks:
+            h.remove()
+    assert len(seen) == 3
+    for out in seen:
+        assert 0.0 < float((out > 0).float().mean()) < 0.1
 
 
 def test_sign_of_zero_is_plus_one() -> None:
