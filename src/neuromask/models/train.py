@@ -241,7 +241,7 @@ def train_cifar10(
     started = time.perf_counter()
 
     def tensors(train_split: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        data = tv.datasets.CIFAR10(str(root), train=train_split, download=download)
+        data = tv.datasets.CIFAR10(str(Path(root).expanduser()), train=train_split, download=download)
         images = torch.from_numpy(data.data).permute(0, 3, 1, 2).float() / 255.0 - 0.5
         return images, torch.tensor(data.targets, dtype=torch.long)
 
