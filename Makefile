@@ -18,7 +18,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/pip install -q --no-deps 'zennit==0.5.1'
-	$(BIN)/pip install -q click quantus==0.6.0
+	$(BIN)/pip install -q click
 	touch $@
 
 # The extras environment: torchvision, timm and onnx2torch need torch 2.14.1.

@@ -19,7 +19,7 @@ MODELS: Registry[Callable[[], LoadedModel]] = Registry("model")
 
 # The modules that register built-in models into MODELS, imported by load_model() and
 # list_models() on first use. A module that registers models adds its name here.
-BUILTIN_MODULES: tuple[str, ...] = ("imagenet",)
+BUILTIN_MODULES: tuple[str, ...] = ("imagenet", "shipped")
 
 # Imported last: the loader reads MODELS and BUILTIN_MODULES from this module.
 from .loader import FILE_DEFAULTS, list_models, load_model  # noqa: E402
