@@ -27,6 +27,9 @@ $(XBIN)/.installed: pyproject.toml
 	$(XBIN)/pip install -q --upgrade pip
 	$(XBIN)/pip install -q torch==2.14.1 torchvision==0.29.1
 	$(XBIN)/pip install -q -e '.[dev,vision,timm,onnx,lrp]'
+	# TorchRay (unmaintained; its requirements pull a CUDA torch and pycocotools) only for
+	# the cross-check of extremal perturbation against the authors' code.
+	$(XBIN)/pip install -q --no-deps torchray==1.0.0.2
 	touch $@
 
 demo: $(BIN)/.installed
