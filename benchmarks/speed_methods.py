@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -58,6 +59,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     model = load_model("efficientnet_lite0")
     x = preprocess_image(model, data.chelsea())[0][None]
     neuromask.explain(model, x, method="saliency")  # warm up
@@ -77,6 +79,8 @@ def main() -> None:
         print(f"integrated_gradients batch {size}: {e.seconds:.2f} s", file=sys.stderr)
 
     machine = describe()
+    # Other jobs on a shared machine slow every method alike; the load says how busy it was.
+    machine["load_average_1min"] = f"{load_before:.1f} at start, {os.getloadavg()[0]:.1f} at end"
     lines = [
         "Seconds per explanation, EfficientNet-Lite0, 224 px, one image (chelsea), default options, CPU.",
         f"One forward+backward of the model: {unit:.3f} s.",
