@@ -16,15 +16,15 @@ from .overlay import _as_rgb  # noqa: E402
 
 
 def normalise_for_display(attribution: np.ndarray, percentile: float = 99.0) -> np.ndarray:
-    """One rule for every method's map (H, W) -> [0, 1]: subtract the minimum, divide by
-    the ``percentile``-th percentile (minus the minimum), clip to [0, 1].
+    """One rule for every method's map (H, W) -> [0, 1]: map the (100 - ``percentile``)-th
+    percentile to 0 and the ``percentile``-th to 1, clip to [0, 1].
 
-    The percentile keeps a few extreme pixels (common in gradient maps) from washing out
-    the rest; signed maps keep their order, negative evidence at the dark end. A constant
-    map shows as 0.
+    The percentiles keep a few extreme pixels (common in gradient maps, at both ends of
+    signed maps such as integrated gradients') from washing out the rest; signed maps keep
+    their order, negative evidence at the dark end. A constant map shows as 0.
     """
     values = np.asarray(attribution, dtype=np.float64)
-    low = float(values.min())
+    low = float(np.percentile(values, 100.0 - percentile))
     high = float(np.percentile(values, percentile))
     if high <= low:
         high = float(values.max())
