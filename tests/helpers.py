@@ -26,3 +26,19 @@ def assert_same_state(before: dict, after: dict) -> None:
     assert before["params"].keys() == after["params"].keys()
     for k in before["params"]:
         assert torch.equal(before["params"][k], after["params"][k]), k
+
+
+class GreyCNN(nn.Module):
+    """A fixed, seeded one-channel CNN: grey images (N, 1, H, W) -> logits (N, 2)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.fc = nn.Linear(4, 2)
+        gen = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.copy_(torch.randn(p.shape, generator=gen))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.conv(x).relu().mean(dim=(2, 3)))

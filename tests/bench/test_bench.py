@@ -9,6 +9,8 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import GreyCNN
+
 from neuromask.bench import RowStore, read_rows, write_report
 from neuromask.bench.rows import Row
 from neuromask.bench.runner import Group, _metrics_of, run_group
@@ -21,18 +23,6 @@ from neuromask.types import LoadedModel
 METHOD_NAMES = ["center", "saliency", "test_broken"]
 
 
-class GreyNet(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(1, 4, 3, padding=1)
-        self.fc = nn.Linear(4, 2)
-        gen = torch.Generator().manual_seed(0)
-        with torch.no_grad():
-            for p in self.parameters():
-                p.copy_(torch.randn(p.shape, generator=gen))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.conv(x).relu().mean(dim=(2, 3)))
 
 
 def _broken(model: nn.Module, inputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -50,7 +40,7 @@ def group() -> Group:
     n, size = 2, 12
     evidence = torch.zeros(n, size, size, dtype=torch.bool)
     evidence[:, 3:7, 4:9] = True
-    model = LoadedModel(module=GreyNet().eval(), name="grey", input_size=(size, size), channels=1)
+    model = LoadedModel(module=GreyCNN().eval(), name="grey", input_size=(size, size), channels=1)
     return Group(
         name="grey-net",
         part="datasets",

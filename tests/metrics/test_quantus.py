@@ -20,8 +20,8 @@ from types import ModuleType
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
+from helpers import GreyCNN
 from neuromask.metrics import complexity, faithfulness, localisation
 
 N, H, W = 3, 16, 16
@@ -41,18 +41,6 @@ def _import_quantus() -> ModuleType:
 quantus = _import_quantus()
 
 
-class GreyCNN(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(1, 4, 3, padding=1)
-        self.fc = nn.Linear(4, 2)
-        gen = torch.Generator().manual_seed(0)
-        with torch.no_grad():
-            for p in self.parameters():
-                p.copy_(torch.randn(p.shape, generator=gen))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.conv(x).relu().mean(dim=(2, 3)))
 
 
 @pytest.fixture
