@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -13,8 +14,9 @@ from helpers import GreyCNN
 
 from neuromask.bench import RowStore, read_rows, write_report
 from neuromask.bench.rows import Row
-from neuromask.bench.runner import Group, _metrics_of, run_group
-from neuromask.bench.suites import SUITES, Suite
+from neuromask.bench.report import bootstrap_interval, summarise
+from neuromask.bench.runner import Group, _metrics_of, _record_run, cell_config, run_group
+from neuromask.bench.suites import SUITES, Goals, Suite
 from neuromask.cli.main import build_parser
 from neuromask.explainers import METHODS
 from neuromask.registry import Entry
@@ -75,7 +77,7 @@ def test_rows_resume_and_failures(group: Group, broken_method: None, tmp_path: P
     assert all(r.status == "error" and r.error == "RuntimeError: this method always fails" for r in broken)
     good = [r for r in rows if r.method != "test_broken"]
     assert all(r.status == "ok" for r in good)
-    assert (tmp_path / "maps" / "grey-net" / "saliency" / "1.npy").exists()
+    assert len(list((tmp_path / "maps" / "grey-net" / "saliency").glob("*/1.npy"))) == 1
 
     # A rerun writes nothing for the cells done and tries the failed ones again.
     lines_before = (tmp_path / "rows.jsonl").read_text().count("\n")
@@ -89,13 +91,17 @@ def test_report_reads_rows_only(group: Group, broken_method: None, tmp_path: Pat
     run_group(group, METHOD_NAMES, SUITE, RowStore(tmp_path / "rows.jsonl"), tmp_path)
     paths = write_report(tmp_path)
     names = {p.name for p in paths}
-    assert {"summary.csv", "results.md", "index.html", "energy_pointing_game.png", "quality_vs_seconds.png"} <= names
+    assert {"summary.csv", "results.md", "index.html", "energy_pointing_game.png", "quality_vs_seconds-energy_pointing_game.png"} <= names
     md = (tmp_path / "results.md").read_text()
     assert "| saliency |" in md and "| center |" in md
-    assert "insertion_minus_deletion ↑" in md and "seconds ↓" in md
-    assert "test_broken: 20 cell(s): `RuntimeError: this method always fails`" in md
+    assert "insertion_minus_deletion ↑" in md and "seconds ↓" in md and "equal_area_iou ↑" in md
+    per_cell = len([e for e in group.metrics if e.meta["applies_to"] == "any"])
+    assert f"test_broken: {2 * per_cell} cell(s): `RuntimeError: this method always fails`" in md
     csv_text = (tmp_path / "summary.csv").read_text()
     assert "grey-net,center,pointing_game,localisation,True" in csv_text
+    # The page is built from the same table data, not from the Markdown.
+    page = (tmp_path / "index.html").read_text()
+    assert "<td>saliency</td>" in page and "**" not in page
 
 
 def test_report_values_and_derived_column(tmp_path: Path) -> None:
@@ -110,9 +116,77 @@ def test_report_values_and_derived_column(tmp_path: Path) -> None:
     summary = {(l.split(",")[1], l.split(",")[2]): l.split(",") for l in (tmp_path / "summary.csv").read_text().splitlines()[1:]}
     assert float(summary[("a", "insertion_minus_deletion")][5]) == pytest.approx(0.5)  # (0.7 + 0.3) / 2
     assert float(summary[("a", "deletion")][5]) == pytest.approx(0.3)
-    assert summary[("b", "insertion")][9] == "1"  # one failure
+    assert summary[("b", "insertion")][10] == "1"  # one failure
+    # Two images, 0.7 and 0.3: every bootstrap mean is 0.3, 0.5 or 0.7, so the 95 % interval is [0.3, 0.7].
+    assert float(summary[("a", "insertion_minus_deletion")][6]) == pytest.approx(0.3)
+    assert float(summary[("a", "insertion_minus_deletion")][7]) == pytest.approx(0.7)
     md = (tmp_path / "results.md").read_text()
-    assert "**0.500 ± 0.200**" in md  # a's insertion - deletion is the best
+    assert "**0.500 [0.300, 0.700] n=2**" in md  # a's insertion - deletion is the best
+
+
+def test_bootstrap_interval_known_answers() -> None:
+    assert bootstrap_interval([0.4] * 9, resamples=500, seed=0) == (pytest.approx(0.4), pytest.approx(0.4))
+    low, high = bootstrap_interval([0.0] * 50 + [1.0] * 50, resamples=4000, seed=1)
+    # The normal approximation of the mean of 100 fair coin flips: 0.5 +- 1.96 * 0.05.
+    assert low == pytest.approx(0.402, abs=0.015) and high == pytest.approx(0.598, abs=0.015)
+    assert all(np.isnan(v) for v in bootstrap_interval([1.0], resamples=10, seed=0))
+
+
+def test_a_changed_option_is_a_new_cell_and_only_the_latest_is_reported(
+    group: Group, tmp_path: Path
+) -> None:
+    store = RowStore(tmp_path / "rows.jsonl")
+    run_group(group, ["center"], SUITE, store, tmp_path)
+    before = read_rows(tmp_path / "rows.jsonl")
+    changed = Suite(name="test", datasets=(), dataset_images=2, photos=(), metric_params=SUITE.metric_params,
+                    method_params={"datasets": {"center": {"sigma": 0.1}}})
+    assert cell_config(SUITE, "center", {}) != cell_config(changed, "center", {"sigma": 0.1})
+    # The default written out is the same configuration as the default left implicit.
+    assert cell_config(SUITE, "center", {}) == cell_config(SUITE, "center", {"sigma": 0.25})
+    written = run_group(group, ["center"], changed, RowStore(tmp_path / "rows.jsonl"), tmp_path)
+    after = read_rows(tmp_path / "rows.jsonl")
+    assert written == 0 and len(after) == 2 * len(before), "every cell again, none reused"
+    energy = summarise(after)["grey-net"]["center"]["energy_pointing_game"]
+    narrow = [r.value for r in after if r.metric == "energy_pointing_game" and r.config not in {b.config for b in before}]
+    assert energy.mean == pytest.approx(sum(narrow) / len(narrow)) and energy.n == 2
+
+
+def test_machine_json_keeps_every_run(tmp_path: Path) -> None:
+    path = tmp_path / "machine.json"
+    path.write_text(json.dumps({"suite": "full", "started": "old"}))  # the format before runs were kept
+    _record_run(path, {"suite": "full", "started": "second"})
+    _record_run(path, {"suite": "full", "started": "third"})
+    assert [r["started"] for r in json.loads(path.read_text())["runs"]] == ["old", "second", "third"]
+
+
+def test_two_object_scenes_margin_share_and_goals(tmp_path: Path) -> None:
+    rows = [
+        Row("pairs", "good", "0", "mass_margin", 0.6), Row("pairs", "good", "1", "mass_margin", 0.2),
+        Row("pairs", "bad", "0", "mass_margin", -0.1), Row("pairs", "bad", "1", "mass_margin", 0.3),
+        Row("pairs", "good", "0", "energy_pointing_game", 0.80), Row("pairs", "good", "1", "energy_pointing_game", 0.80),
+        Row("pairs", "bad", "0", "energy_pointing_game", 0.81), Row("pairs", "bad", "1", "energy_pointing_game", 0.83),
+    ]
+    (tmp_path / "rows.jsonl").write_text("".join(r.to_json() + "\n" for r in rows))
+    write_report(tmp_path, charts=False, goal=Goals(highlight="good", min_margin=0.5))
+    md = (tmp_path / "results.md").read_text()
+    assert "own-minus-other mass margin 0.400 [0.200, 0.600] (n=2); goal (at least 0.5) missed by 0.100" in md
+    assert "share with more mass on its own object 1.000 [1.000, 1.000] (n=2); goal (at least 100%) met" in md
+    # 0.80 against the best other 0.82: within 0.02.
+    assert "energy_pointing_game 0.800 [0.800, 0.800] (n=2); best other bad" in md and "within 0.02 of the best) met" in md
+    csv_lines = (tmp_path / "summary.csv").read_text().splitlines()
+    assert any(line.startswith("pairs,bad,own_above_other,localisation,True,0.5,") for line in csv_lines)
+
+
+def test_a_malformed_row_in_the_middle_is_an_error(tmp_path: Path) -> None:
+    good = Row("g", "m", "0", "gini", 0.5).to_json()
+    (tmp_path / "rows.jsonl").write_text(good + "\n{not json\n" + good + "\n")
+    with pytest.raises(ValueError, match="rows.jsonl:2"):
+        read_rows(tmp_path / "rows.jsonl")
+    # A cut last line is dropped, and the next row starts on its own line.
+    (tmp_path / "rows.jsonl").write_text(good + '\n{"group": "g", "me')
+    store = RowStore(tmp_path / "rows.jsonl")
+    store.write([Row("g", "m", "1", "gini", 0.25)])
+    assert [r.image for r in read_rows(tmp_path / "rows.jsonl")] == ["0", "1"]
 
 
 def test_read_rows_keeps_the_last_row_per_cell(tmp_path: Path) -> None:
@@ -128,6 +202,10 @@ def test_cli_and_suites() -> None:
     args = build_parser().parse_args(["benchmark", "--suite", "full", "--out", "x"])
     assert args.suite == "full" and callable(args.run)
     assert set(SUITES) == {"quick", "full"}
+    full = SUITES["full"]
+    # The issue's floor: 50 images per known-answer dataset, 30 composite scenes per real model.
+    assert full.dataset_images >= 50 and 2 * full.composite_images >= 30 and full.composite_split == "test"
+    assert not any(full.method_params.values()), "the full suite runs every method at its defaults"
     for suite in SUITES.values():
         for part in (suite.metric_params, suite.method_params):
             for options in part.values():

@@ -123,6 +123,23 @@ def test_efficientnet_lite0_predicts_a_cat_on_chelsea(lite0) -> None:
 
 
 @pytest.mark.slow
+def test_efficientnet_lite1_is_a_240_px_imagenet_model_that_sees_an_espresso() -> None:
+    from skimage.data import coffee
+
+    lite1 = load_model("efficientnet_lite1")
+    assert lite1.input_size == (240, 240) and not lite1.module.training
+    inputs, _ = preprocess_image(lite1, coffee())
+    assert tuple(inputs.shape) == (3, 240, 240)
+    with torch.no_grad():
+        probs = lite1.module(inputs[None]).softmax(dim=1)[0]
+    assert lite1.labels[int(probs.argmax())] in {"espresso", "cup", "coffee mug"}
+    # Different weights from Lite0's (not the same network under a second name).
+    assert sum(p.numel() for p in lite1.module.parameters()) != sum(
+        p.numel() for p in load_model("efficientnet_lite0").module.parameters()
+    )
+
+
+@pytest.mark.slow
 def test_efficientnet_lite0_normalisation_matches_its_batch_norm_statistics(lite0) -> None:
     """The stem's output on photos has the variance its batch norm was trained on.
 
