@@ -200,7 +200,9 @@ def test_read_rows_keeps_the_last_row_per_cell(tmp_path: Path) -> None:
 
 def test_cli_and_suites() -> None:
     args = build_parser().parse_args(["benchmark", "--suite", "full", "--out", "x"])
-    assert args.suite == "full" and callable(args.run)
+    assert args.suite == "full" and callable(args.run) and args.parts is None and args.categories is None
+    args = build_parser().parse_args(["benchmark", "--out", "x", "--parts", "composites", "--categories", "localisation"])
+    assert args.parts == ["composites"] and args.categories == ["localisation"]
     assert set(SUITES) == {"quick", "full"}
     full = SUITES["full"]
     # The floor: 50 images per known-answer dataset, 30 composite scenes per real model.

@@ -390,13 +390,24 @@ def _groups(suite: Suite) -> list[tuple[str, Callable[[], list[Group]]]]:
     return builders
 
 
-def run(suite: Suite, out: str | Path, *, methods: list[str] | None = None, progress: bool = True) -> int:
+def run(
+    suite: Suite,
+    out: str | Path,
+    *,
+    methods: list[str] | None = None,
+    parts: tuple[str, ...] | None = None,
+    categories: tuple[str, ...] | None = None,
+    progress: bool = True,
+) -> int:
     """Run ``suite``, writing rows to ``out/rows.jsonl``; return the number of failed cells.
 
     Args:
         suite: what to run (see :data:`~neuromask.bench.suites.SUITES`).
         out: the output folder; rows already there are kept and their cells skipped.
         methods: restrict to these methods (default: the suite's, else every registered one).
+        parts: restrict to these parts (``datasets``, ``composites``, ``photos``).
+        categories: restrict to these metric categories. A partial run: a later run
+            without the restriction adds the other metrics, reusing the saved maps.
         progress: show a progress bar on stderr.
     """
     from ..explainers import METHODS, method_info
@@ -410,6 +421,8 @@ def run(suite: Suite, out: str | Path, *, methods: list[str] | None = None, prog
     _record_run(out / MACHINE_FILE, describe_machine() | {
         "suite": suite.name,
         "methods": names,
+        "parts": list(parts) if parts is not None else "all",
+        "categories": list(categories) if categories is not None else "all",
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "metric_params": suite.metric_params,
         "method_params": suite.method_params,
@@ -419,11 +432,18 @@ def run(suite: Suite, out: str | Path, *, methods: list[str] | None = None, prog
     groups: list[Group] = []
     failures = 0
     for family, build in _groups(suite):
+        part = "datasets" if family in suite.datasets else family.split("-", 1)[0]
+        if parts is not None and part not in parts:
+            continue
         try:
             groups += build()
         except Exception as exc:  # noqa: BLE001 - a group that cannot load is one failure row
             store.write([failed(family, "*", "*", "load", exc)])
             failures += 1
+    if categories is not None:
+        for group in groups:
+            group.metrics = [e for e in group.metrics if e.meta["category"] in categories]
+        groups = [g for g in groups if g.metrics]
     bar = _progress_bar(len(names) * sum(len(g.images) for g in groups), progress)
 
     def tick(label: str) -> None:

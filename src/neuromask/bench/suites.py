@@ -164,7 +164,7 @@ def _suites() -> dict[str, Suite]:
             composite_models=("efficientnet_lite0",),
             composite_images=15,
             composite_pairs=8,
-            sanity_images=5,
+            sanity_images=3,
             metric_params={"photos": REAL_METRICS, "composites": REAL_METRICS},
         ),
     }

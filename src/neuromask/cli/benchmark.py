@@ -21,6 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--suite", choices=sorted(SUITES), default="quick", help="what to run (default: quick)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (rows are kept between runs)")
     p.add_argument("--methods", nargs="+", metavar="METHOD", default=None, help="only these methods (default: all)")
+    p.add_argument("--parts", nargs="+", choices=("datasets", "composites", "photos"), default=None,
+                   help="only these parts of the suite (default: all)")
+    p.add_argument("--categories", nargs="+", metavar="CATEGORY", default=None,
+                   help="only these metric categories (a partial run; a rerun without it adds the rest, reusing maps)")
     p.add_argument("--report-only", action="store_true", help="rewrite the report from the rows; run nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -31,7 +35,11 @@ def run(args: argparse.Namespace) -> int:
 
     failures = 0
     if not args.report_only:
-        failures = run_suite(SUITES[args.suite], args.out, methods=args.methods, progress=not args.quiet)
+        failures = run_suite(
+            SUITES[args.suite], args.out, methods=args.methods, progress=not args.quiet,
+            parts=tuple(args.parts) if args.parts else None,
+            categories=tuple(args.categories) if args.categories else None,
+        )
     paths = write_report(args.out)
     print(f"wrote {len(paths)} files to {args.out} (table: {paths[1]})")
     if failures:
