@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from neuromask.errors import InputError
-from neuromask.metrics.localisation import auroc, energy_pointing_game, pointing_game
+from neuromask.metrics.localisation import auroc, energy_pointing_game, equal_area_iou, mass_margin, pointing_game
 
 from .conftest import region_mask
 
@@ -100,3 +100,56 @@ def test_bad_evidence(evidence: torch.Tensor) -> None:
         pointing_game(torch.rand(1, H, W + 1), evidence)
     with pytest.raises(InputError, match="tolerance"):
         pointing_game(a, evidence, tolerance=-1)
+
+
+def test_auroc_agrees_with_the_pairwise_definition_on_many_maps() -> None:
+    """Literal oracle: the share of (evidence, background) pairs ranked correctly, over random tied maps."""
+    gen = torch.Generator().manual_seed(1)
+    a = torch.randint(0, 4, (5, 6, 7), generator=gen).float()
+    ev = torch.rand(5, 6, 7, generator=gen) < 0.3
+    for i in range(5):
+        pos, neg = a[i][ev[i]], a[i][~ev[i]]
+        pairs = (pos[:, None] > neg[None, :]).float() + 0.5 * (pos[:, None] == neg[None, :]).float()
+        assert auroc(a[i : i + 1], ev[i : i + 1]).item() == pytest.approx(pairs.mean().item(), abs=1e-6)
+
+
+def test_equal_area_iou_known_answers(evidence: torch.Tensor) -> None:
+    k = int(evidence.sum())  # 12
+    assert equal_area_iou(evidence.float(), evidence).item() == 1.0
+    assert equal_area_iou(1 - evidence.float(), evidence).item() == 0.0
+    # A uniform map: every pixel ties at the cut, each counts k / HW: chance k / (2 HW - k).
+    assert equal_area_iou(torch.ones(1, H, W), evidence).item() == pytest.approx((k * k / 120) / (2 * k - k * k / 120))
+    # Half the evidence (6 px) plus 6 background pixels on top: IoU = 6 / (24 - 6) = 1/3,
+    # whatever the values and however far below the rest lies.
+    a = torch.zeros(1, H, W)
+    a[0][evidence[0]] = torch.tensor([9.0] * 6 + [-1.0] * 6)
+    outside = (~evidence[0]).nonzero()[:6]
+    a[0, outside[:, 0], outside[:, 1]] = 2.0
+    assert equal_area_iou(a, evidence).item() == pytest.approx(1 / 3)
+    assert equal_area_iou(a * 1000 - 5, evidence).item() == pytest.approx(1 / 3)
+
+
+def test_equal_area_iou_against_a_literal_set_count() -> None:
+    """Maps without ties: the top-k pixel set, counted by hand."""
+    gen = torch.Generator().manual_seed(2)
+    a = torch.randn(4, 8, 9, generator=gen)
+    ev = torch.rand(4, 8, 9, generator=gen) < 0.25
+    got = equal_area_iou(a, ev)
+    for i in range(4):
+        k = int(ev[i].sum())
+        top = set(torch.argsort(a[i].flatten(), descending=True)[:k].tolist())
+        truth = set(ev[i].flatten().nonzero().flatten().tolist())
+        assert got[i].item() == pytest.approx(len(top & truth) / len(top | truth))
+
+
+def test_mass_margin_known_answers() -> None:
+    own = region_mask(H, W, (0, 4, 0, 4))[None]
+    other = region_mask(H, W, (6, 10, 5, 9))[None]
+    a = torch.zeros(1, H, W)
+    a[0][own[0]] = 3.0  # 16 px x 3 = 48
+    a[0][other[0]] = 1.0  # 16 px x 1 = 16
+    a[0, 11, 0] = 16.0  # 16 on neither object; total 80
+    assert mass_margin(a, own, other).item() == pytest.approx(48 / 80 - 16 / 80)
+    assert mass_margin(a, other, own).item() == pytest.approx(-(48 / 80 - 16 / 80))
+    assert mass_margin(own.float(), own, other).item() == 1.0
+    assert torch.isnan(mass_margin(-torch.ones(1, H, W), own, other)).all()

@@ -10,10 +10,11 @@ from neuromask.errors import UnknownNameError
 from neuromask.metrics import METRICS, metrics
 
 CATEGORIES = {"faithfulness", "localisation", "sanity", "complexity", "cost"}
-NEEDS = {(), ("evidence",), ("model",), ("explain",), ("cost",)}
+NEEDS = {(), ("evidence",), ("evidence", "other_evidence"), ("model",), ("explain",), ("cost",)}
 FIRST_ARGS = {
     (): ["attribution"],
     ("evidence",): ["attribution", "evidence"],
+    ("evidence", "other_evidence"): ["attribution", "evidence", "other_evidence"],
     ("model",): ["model", "inputs", "target", "attribution"],
     ("explain",): ["model", "inputs", "target", "attribution"],
     ("cost",): ["cost"],
@@ -36,7 +37,7 @@ def test_metadata_and_signature(name: str) -> None:
 
 
 def test_families_and_unknown_names() -> None:
-    assert set(metrics("localisation")) == {"pointing_game", "energy_pointing_game", "auroc"}
+    assert set(metrics("localisation")) == {"pointing_game", "energy_pointing_game", "auroc", "equal_area_iou", "mass_margin"}
     assert set(metrics("faithfulness")) == {"deletion", "insertion", "region_perturbation"}
     with pytest.raises(UnknownNameError, match="did you mean 'gini'"):
         METRICS.entry("ginni")

@@ -41,6 +41,17 @@ def test_rank_correlation_known_values() -> None:
     assert all(math.isnan(v) for v in rank_correlation(a, torch.ones(2, 5, 5)).tolist())
 
 
+def test_rank_correlation_with_ties_against_pearson_of_average_ranks() -> None:
+    """Literal oracle: Spearman = Pearson correlation of the average ranks, computed by hand."""
+    a = torch.tensor([[[1.0, 2.0, 2.0], [3.0, 0.0, 5.0]]])
+    b = torch.tensor([[[2.0, 1.0, 1.0], [4.0, 4.0, 6.0]]])
+    ra = torch.tensor([2.0, 3.5, 3.5, 5.0, 1.0, 6.0])  # ranks of 1, 2, 2, 3, 0, 5
+    rb = torch.tensor([3.0, 1.5, 1.5, 4.5, 4.5, 6.0])  # ranks of 2, 1, 1, 4, 4, 6
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    expected = float((ra * rb).sum() / (ra.square().sum() * rb.square().sum()).sqrt())
+    assert rank_correlation(a, b).item() == pytest.approx(expected, abs=1e-6)
+
+
 def test_randomised_copy_leaves_the_original_and_cascades_from_the_top(small_cnn: torch.nn.Module) -> None:
     before = {k: v.clone() for k, v in small_cnn.state_dict().items()}
     assert [name for name, _ in parameter_layers(small_cnn)] == ["conv1", "conv2", "fc"]

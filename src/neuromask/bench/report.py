@@ -2,21 +2,27 @@
 
 Outputs, in the run's folder:
 
-- ``summary.csv``: one line per (group, method, metric): mean, standard error, the
-  number of images scored, of undefined scores (NaN, e.g. a constant map's rank
-  correlation) and of failures;
+- ``summary.csv``: one line per (group, method, metric): mean, 95 % bootstrap
+  confidence interval, the number of images scored, of undefined scores (NaN, e.g. a
+  constant map's rank correlation) and of failures;
 - ``results.md``: per group a table with the methods as rows and the metrics as
-  columns (mean ± standard error over images; the best of each column in bold), plus
-  ``insertion_minus_deletion`` where both were measured, the failures, and the goals
-  NeuroMask is measured against;
-- ``charts/<group>/<metric>.png`` (one bar chart per metric) and
-  ``charts/<group>/quality_vs_seconds.png``;
-- ``index.html``: all of the above on one page.
+  columns (mean [95 % CI] n; the best of each column in bold), plus the derived
+  ``insertion_minus_deletion`` and, on two-object scenes, ``own_above_other`` (the share
+  of images whose mass margin is positive), the failures, and the suite's goals
+  (:class:`~neuromask.bench.suites.Goals`: thresholds and the highlighted method live in
+  the suite, not here);
+- ``charts/<group>/<metric>.png`` (one bar chart per metric, CI whiskers) and
+  ``charts/<group>/quality_vs_seconds-<metric>.png``;
+- ``index.html``: all of the above on one page, built from the same data (never by
+  re-reading the Markdown).
+
+Only each cell's latest configuration is reported (see :func:`current_rows`).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import json
 import math
@@ -25,59 +31,105 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
+
 from .rows import Row, read_rows
 from .runner import MACHINE_FILE, ROWS_FILE
+from .suites import Goals
 
 DERIVED = "insertion_minus_deletion"
+CORRECT = "own_above_other"
 CATEGORY_ORDER = ("localisation", "faithfulness", "sanity", "complexity", "cost")
-# Method kinds counted as gradient methods for the goal on the photos.
-GRADIENT_KINDS = ("gradient", "cam")
-HIGHLIGHT = "neuromask"
+CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
 class Cell:
-    """The summary of one (group, method, metric) over its images."""
+    """The summary of one (group, method, metric) over its images.
+
+    ``low``/``high``: the 95 % percentile-bootstrap confidence interval of the mean
+    (NaN with fewer than two images).
+    """
 
     mean: float
-    sem: float
+    low: float
+    high: float
     n: int
     undefined: int
     failures: int
 
 
 def _metric_meta(metric: str) -> tuple[str, bool]:
-    """(category, higher_is_better) of a metric name, the derived one included."""
+    """(category, higher_is_better) of a metric name, the derived ones included."""
     from ..metrics import METRICS
 
     if metric == DERIVED:
         return "faithfulness", True
+    if metric == CORRECT:
+        return "localisation", True
     if metric in METRICS:
         meta = METRICS.entry(metric).meta
         return str(meta["category"]), bool(meta["higher_is_better"])
     return "other", True
 
 
+def current_rows(rows: list[Row]) -> list[Row]:
+    """Per (group, method, metric), the rows of its latest configuration only.
+
+    A changed option makes new cells (a new ``config``); the older cells stay in the
+    file, and the configuration seen last (the newest) is the one reported.
+    """
+    latest: dict[tuple[str, str, str], str] = {}
+    for r in rows:
+        latest[(r.group, r.method, r.metric)] = r.config
+    return [r for r in rows if latest[(r.group, r.method, r.metric)] == r.config]
+
+
 def _with_derived(rows: list[Row]) -> list[Row]:
-    """Add insertion - deletion per image where both rows are successful."""
-    by_key = {r.key: r for r in rows}
+    """Add per image insertion - deletion, and whether the own object's mass margin is positive."""
+    by_key = {(r.group, r.method, r.image, r.metric): r for r in rows}
     extra = []
     for r in rows:
-        if r.metric != "insertion" or r.status != "ok" or r.value is None:
+        if r.status != "ok" or r.value is None:
             continue
-        other = by_key.get((r.group, r.method, r.image, "deletion"))
-        if other is not None and other.status == "ok" and other.value is not None:
-            extra.append(Row(r.group, r.method, r.image, DERIVED, r.value - other.value))
+        if r.metric == "insertion":
+            other = by_key.get((r.group, r.method, r.image, "deletion"))
+            if other is not None and other.status == "ok" and other.value is not None:
+                extra.append(Row(r.group, r.method, r.image, DERIVED, r.value - other.value, config=r.config))
+        elif r.metric == "mass_margin":
+            extra.append(Row(r.group, r.method, r.image, CORRECT, float(r.value > 0), config=r.config))
     return rows + extra
 
 
-def summarise(rows: Iterable[Row]) -> dict[str, dict[str, dict[str, Cell]]]:
-    """{group: {method: {metric: Cell}}} over the images of each cell."""
+def bootstrap_interval(values: list[float], *, resamples: int, seed: int) -> tuple[float, float]:
+    """The 95 % percentile-bootstrap interval of the mean of ``values`` (NaN, NaN for fewer than two).
+
+    Written here rather than with ``scipy.stats.bootstrap`` because that one warns and
+    returns NaN on a sample with no spread (a method that scores 1.0 on every image),
+    where the interval is simply the value.
+    """
+    if len(values) < 2:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    data = np.asarray(values, dtype=np.float64)
+    means = data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
+    tail = (1 - CONFIDENCE) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def _seed(key: tuple[str, str, str]) -> int:
+    """A stable seed per cell, so that a report rebuilt from the same rows gives the same intervals."""
+    return int.from_bytes(hashlib.sha256("/".join(key).encode()).digest()[:4], "little")
+
+
+def summarise(rows: Iterable[Row], *, resamples: int = 2000) -> dict[str, dict[str, dict[str, Cell]]]:
+    """{group: {method: {metric: Cell}}} over the images of each cell (latest configuration only)."""
     values: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     undefined: dict[tuple[str, str, str], int] = defaultdict(int)
     failures: dict[tuple[str, str, str], int] = defaultdict(int)
     keys: list[tuple[str, str, str]] = []
-    for r in _with_derived(list(rows)):
+    for r in _with_derived(current_rows(list(rows))):
         if r.metric == "load":
             continue  # a group that did not load: listed among the failures, not in the tables
         key = (r.group, r.method, r.metric)
@@ -92,99 +144,148 @@ def summarise(rows: Iterable[Row]) -> dict[str, dict[str, dict[str, Cell]]]:
     out: dict[str, dict[str, dict[str, Cell]]] = defaultdict(lambda: defaultdict(dict))
     for key in keys:
         vals = values.get(key, [])
-        n = len(vals)
-        mean = sum(vals) / n if n else math.nan
-        sem = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1) / n) if n > 1 else math.nan
-        out[key[0]][key[1]][key[2]] = Cell(mean, sem, n, undefined.get(key, 0), failures.get(key, 0))
+        mean = sum(vals) / len(vals) if vals else math.nan
+        low, high = bootstrap_interval(vals, resamples=resamples, seed=_seed(key))
+        out[key[0]][key[1]][key[2]] = Cell(mean, low, high, len(vals), undefined.get(key, 0), failures.get(key, 0))
     return {g: dict(m) for g, m in out.items()}
 
 
 def _metric_columns(table: dict[str, dict[str, Cell]]) -> list[str]:
     metrics = {m for cells in table.values() for m in cells if m != "load"}
-    return sorted(metrics, key=lambda m: (CATEGORY_ORDER.index(_metric_meta(m)[0]) if _metric_meta(m)[0] in CATEGORY_ORDER else 99, m))
+
+    def order(m: str) -> tuple[int, str]:
+        category = _metric_meta(m)[0]
+        return (CATEGORY_ORDER.index(category) if category in CATEGORY_ORDER else 99, m)
+
+    return sorted(metrics, key=order)
 
 
-def _best(table: dict[str, dict[str, Cell]], metric: str) -> float:
+def _best(table: dict[str, dict[str, Cell]], metric: str) -> tuple[str | None, float]:
+    """The best method on ``metric`` and its mean (None, NaN when no method has a value)."""
     _, higher = _metric_meta(metric)
-    means = [c[metric].mean for c in table.values() if metric in c and not math.isnan(c[metric].mean)]
-    if not means:
-        return math.nan
-    return max(means) if higher else min(means)
+    scored = {m: c[metric].mean for m, c in table.items() if metric in c and not math.isnan(c[metric].mean)}
+    if not scored:
+        return None, math.nan
+    best = max(scored, key=lambda m: scored[m]) if higher else min(scored, key=lambda m: scored[m])
+    return best, scored[best]
 
 
-def _fmt(cell: Cell | None, best: float) -> str:
+def _fmt(cell: Cell | None) -> str:
     if cell is None:
         return "–"
     if math.isnan(cell.mean):
         return "fail" if cell.failures else "n/a"
     digits = 2 if abs(cell.mean) >= 10 else 3
     text = f"{cell.mean:.{digits}f}"
-    if not math.isnan(cell.sem):
-        text += f" ± {cell.sem:.{digits}f}"
+    if not math.isnan(cell.low):
+        text += f" [{cell.low:.{digits}f}, {cell.high:.{digits}f}]"
+    text += f" n={cell.n}"
     if cell.failures or cell.undefined:
-        text += f" ({cell.failures + cell.undefined} of {cell.n + cell.failures + cell.undefined} missing)"
-    return f"**{text}**" if cell.mean == best else text
+        text += f" ({cell.failures + cell.undefined} missing)"
+    return text
 
 
-def markdown_table(table: dict[str, dict[str, Cell]]) -> str:
-    """Methods as rows, metrics as columns (higher/lower-is-better marked with ↑/↓)."""
+@dataclass(frozen=True)
+class Table:
+    """One group's table as data: the header, and per method its cells (text, best?)."""
+
+    header: list[str]
+    rows: list[tuple[str, bool, list[tuple[str, bool]]]]
+
+
+def build_table(table: dict[str, dict[str, Cell]], highlight: str) -> Table:
+    """Methods as rows (in the registry's display order), metrics as columns (↑/↓ = better)."""
     columns = _metric_columns(table)
-    arrows = {m: "↑" if _metric_meta(m)[1] else "↓" for m in columns}
-    lines = [
-        "| method | " + " | ".join(f"{m} {arrows[m]}" for m in columns) + " |",
-        "|---|" + "---|" * len(columns),
-    ]
-    bests = {m: _best(table, m) for m in columns}
-    for method in sorted(table):
+    header = ["method"] + [f"{m} {'↑' if _metric_meta(m)[1] else '↓'}" for m in columns]
+    bests = {m: _best(table, m)[1] for m in columns}
+    rows = []
+    for method in sorted(table, key=_display_order):
         cells = table[method]
-        name = f"**{method}**" if method == HIGHLIGHT else method
-        lines.append(f"| {name} | " + " | ".join(_fmt(cells.get(m), bests[m]) for m in columns) + " |")
+        rows.append((method, method == highlight, [
+            (_fmt(cells.get(m)), m in cells and cells[m].mean == bests[m]) for m in columns
+        ]))
+    return Table(header, rows)
+
+
+def _display_order(method: str) -> tuple[int, str]:
+    from ..explainers import METHODS
+
+    return (METHODS.entry(method).meta["order"] if method in METHODS else 99, method)
+
+
+def markdown_table(table: Table) -> str:
+    def bold(text: str, yes: bool) -> str:
+        return f"**{text}**" if yes else text
+
+    lines = ["| " + " | ".join(table.header) + " |", "|---|" + "---|" * (len(table.header) - 1)]
+    for method, highlighted, cells in table.rows:
+        lines.append(f"| {bold(method, highlighted)} | " + " | ".join(bold(t, b) for t, b in cells) + " |")
     return "\n".join(lines)
 
 
-def goals(summary: dict[str, dict[str, dict[str, Cell]]]) -> list[str]:
-    """The issue's three goals for NeuroMask, each stated with the measured numbers."""
+def html_table(table: Table) -> str:
+    def cell(text: str, tag: str, bold: bool = False) -> str:
+        inner = html.escape(text)
+        return f"<{tag}>{'<b>' + inner + '</b>' if bold else inner}</{tag}>"
+
+    rows = ["<tr>" + "".join(cell(h, "th") for h in table.header) + "</tr>"]
+    for method, highlighted, cells in table.rows:
+        rows.append("<tr>" + cell(method, "td", highlighted) + "".join(cell(t, "td", b) for t, b in cells) + "</tr>")
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def _ci(cell: Cell) -> str:
+    return f"{cell.mean:.3f}" + ("" if math.isnan(cell.low) else f" [{cell.low:.3f}, {cell.high:.3f}]") + f" (n={cell.n})"
+
+
+def goals(summary: dict[str, dict[str, dict[str, Cell]]], goal: Goals) -> list[str]:
+    """The suite's goals for its highlighted method, each stated with the measured numbers and CIs."""
     from ..explainers import METHODS
 
     lines = []
     for group, table in summary.items():
-        if HIGHLIGHT not in table:
+        ours = table.get(goal.highlight)
+        if ours is None:
             continue
-        ours = table[HIGHLIGHT]
-        if "energy_pointing_game" in ours:
-            best_method = max(
-                (m for m in table if "energy_pointing_game" in table[m] and not math.isnan(table[m]["energy_pointing_game"].mean)),
-                key=lambda m: table[m]["energy_pointing_game"].mean,
-                default=None,
+        for metric in goal.localisation:
+            if metric not in ours or math.isnan(ours[metric].mean):
+                continue
+            others = {m: c for m, c in table.items() if m != goal.highlight}
+            best_method, best = _best(others, metric)
+            if best_method is None:
+                continue
+            gap = best - ours[metric].mean
+            verdict = "met" if gap <= goal.within_best else f"missed by {gap - goal.within_best:.3f}"
+            lines.append(
+                f"- {group}: {metric} {_ci(ours[metric])}; best other {best_method} {_ci(table[best_method][metric])}; "
+                f"goal (first or within {goal.within_best} of the best) {verdict}"
             )
-            if best_method is not None:
-                best = table[best_method]["energy_pointing_game"].mean
-                value = ours["energy_pointing_game"].mean
-                met = value >= 0.95 * best
-                lines.append(
-                    f"- {group}: energy pointing game {value:.3f}; best {best:.3f} ({best_method}); "
-                    f"goal (within 5% of the best) {'met' if met else f'missed by {(0.95 * best - value):.3f}'}"
-                )
-        if DERIVED in ours:
-            value = ours[DERIVED].mean
+        if "mass_margin" in ours and not math.isnan(ours["mass_margin"].mean):
+            value = ours["mass_margin"].mean
+            verdict = "met" if value >= goal.min_margin else f"missed by {goal.min_margin - value:.3f}"
+            lines.append(f"- {group}: own-minus-other mass margin {_ci(ours['mass_margin'])}; "
+                         f"goal (at least {goal.min_margin}) {verdict}")
+        if CORRECT in ours and not math.isnan(ours[CORRECT].mean):
+            value = ours[CORRECT].mean
+            verdict = "met" if value >= goal.min_correct else f"missed by {goal.min_correct - value:.3f}"
+            lines.append(f"- {group}: share with more mass on its own object {_ci(ours[CORRECT])}; "
+                         f"goal (at least {goal.min_correct:.0%}) {verdict}")
+        if "randomisation_correlation" in ours and not math.isnan(ours["randomisation_correlation"].mean):
+            value = ours["randomisation_correlation"].mean
+            verdict = "met" if value < goal.max_randomisation else f"missed by {value - goal.max_randomisation:.3f}"
+            lines.append(f"- {group}: rank correlation under full randomisation {_ci(ours['randomisation_correlation'])}; "
+                         f"goal (< {goal.max_randomisation}) {verdict}")
+        if DERIVED in ours and group.startswith("photos-"):
             gradients = {
-                m: table[m][DERIVED].mean
-                for m in table
-                if m in METHODS and METHODS.entry(m).meta.get("kind") in GRADIENT_KINDS and DERIVED in table[m]
+                m: table[m][DERIVED].mean for m in table
+                if m in METHODS and METHODS.entry(m).meta.get("kind") in goal.gradient_kinds and DERIVED in table[m]
             }
             if gradients:
                 top = max(gradients, key=lambda m: gradients[m])
-                met = all(value >= v for v in gradients.values())
-                lines.append(
-                    f"- {group}: insertion − deletion {value:.3f}; best gradient method {gradients[top]:.3f} ({top}); "
-                    f"goal (at least every gradient method) {'met' if met else f'missed by {gradients[top] - value:.3f}'}"
-                )
-        if "randomisation_correlation" in ours:
-            value = ours["randomisation_correlation"].mean
-            lines.append(
-                f"- {group}: rank correlation under full randomisation {value:.3f}; "
-                f"goal (< 0.3) {'met' if value < 0.3 else f'missed by {value - 0.3:.3f}'}"
-            )
+                value = ours[DERIVED].mean
+                verdict = "met" if value >= gradients[top] else f"missed by {gradients[top] - value:.3f}"
+                lines.append(f"- {group}: insertion − deletion {_ci(ours[DERIVED])}; best gradient method {top} "
+                             f"{_ci(table[top][DERIVED])}; goal (at least every gradient method) {verdict}")
     return lines
 
 
@@ -200,7 +301,7 @@ def _chart_name(metric: str) -> str:
     return f"{metric}.png"
 
 
-def _charts(summary: dict[str, dict[str, dict[str, Cell]]], out: Path) -> dict[str, list[Path]]:
+def _charts(summary: dict[str, dict[str, dict[str, Cell]]], out: Path, highlight: str) -> dict[str, list[Path]]:
     from ..viz.charts import bar_chart, quality_vs_seconds
 
     made: dict[str, list[Path]] = {}
@@ -208,94 +309,94 @@ def _charts(summary: dict[str, dict[str, dict[str, Cell]]], out: Path) -> dict[s
         paths = []
         for metric in _metric_columns(table):
             _, higher = _metric_meta(metric)
-            values = {m: (c[metric].mean, c[metric].sem) for m, c in table.items() if metric in c}
+            values = {m: (c[metric].mean, c[metric].low, c[metric].high) for m, c in table.items() if metric in c}
             paths.append(
                 bar_chart(values, out / "charts" / group / _chart_name(metric), title=f"{metric} — {group}",
-                          ylabel=metric, higher_is_better=higher)
+                          ylabel=metric, higher_is_better=higher, highlight=highlight)
             )
-        quality = "energy_pointing_game" if any("energy_pointing_game" in c for c in table.values()) else DERIVED
-        points = {
-            m: (c["seconds"].mean, c[quality].mean) for m, c in table.items() if "seconds" in c and quality in c
-        }
-        if points:
-            paths.append(
-                quality_vs_seconds(points, out / "charts" / group / "quality_vs_seconds.png",
-                                   title=f"{quality} versus cost — {group}", quality=quality)
-            )
+        for quality in ("energy_pointing_game", "equal_area_iou", "mass_margin", DERIVED):
+            points = {m: (c["seconds"].mean, c[quality].mean) for m, c in table.items() if "seconds" in c and quality in c}
+            if points:
+                paths.append(
+                    quality_vs_seconds(points, out / "charts" / group / f"quality_vs_seconds-{quality}.png",
+                                       title=f"{quality} versus cost — {group}", quality=quality, highlight=highlight)
+                )
         made[group] = paths
     return made
 
 
-def _html(markdown_sections: list[tuple[str, str, list[Path]]], goal_lines: list[str], failures: list[str],
+def _suite_of(machine: dict[str, object]) -> Goals:
+    """The goals of the suite the latest run in ``machine.json`` ran (the default goals otherwise)."""
+    from .suites import SUITES
+
+    runs = machine.get("runs") if isinstance(machine.get("runs"), list) else [machine]
+    name = runs[-1].get("suite") if runs and isinstance(runs[-1], dict) else None
+    return SUITES[name].goals if name in SUITES else Goals()
+
+
+def _html(tables: list[tuple[str, Table, list[Path]]], goal_lines: list[str], failures: list[str],
           machine: dict[str, object], out: Path) -> str:
-    def table_html(md: str) -> str:
-        lines = [line for line in md.splitlines() if line.startswith("|")]
-        head = [c.strip() for c in lines[0].strip("|").split("|")]
-        body = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
-
-        def cell(text: str, tag: str) -> str:
-            bold = text.startswith("**") and text.endswith("**")
-            inner = html.escape(text.strip("*"))
-            return f"<{tag}>{'<b>' + inner + '</b>' if bold else inner}</{tag}>"
-
-        rows = ["<tr>" + "".join(cell(h, "th") for h in head) + "</tr>"]
-        rows += ["<tr>" + "".join(cell(c, "td") for c in r) + "</tr>" for r in body]
-        return "<table>" + "".join(rows) + "</table>"
-
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>neuromask benchmark</title>",
-        "<style>body{font-family:sans-serif;margin:2em;max-width:80em}table{border-collapse:collapse;font-size:90%}"
+        "<style>body{font-family:sans-serif;margin:2em;max-width:90em}table{border-collapse:collapse;font-size:85%}"
         "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:first-child,th:first-child{text-align:left}"
         "img{max-width:32em;margin:4px}</style></head><body>",
         "<h1>neuromask benchmark</h1>",
-        "<pre>" + html.escape(json.dumps(machine, indent=1)) + "</pre>",
-        "<h2>Goals for NeuroMask</h2><ul>" + "".join(f"<li>{html.escape(g[2:])}</li>" for g in goal_lines) + "</ul>",
+        "<p>Mean over images [95 % bootstrap confidence interval] n = images; the best of each column in bold.</p>",
+        "<h2>Goals</h2><ul>" + "".join(f"<li>{html.escape(g[2:])}</li>" for g in goal_lines) + "</ul>",
     ]
-    for group, md, charts in markdown_sections:
-        parts.append(f"<h2>{html.escape(group)}</h2>" + table_html(md))
+    for group, table, charts in tables:
+        parts.append(f"<h2>{html.escape(group)}</h2>" + html_table(table))
         parts.append("".join(f"<img src='{html.escape(str(p.relative_to(out)))}' alt=''>" for p in charts))
     parts.append("<h2>Failures</h2><ul>" + "".join(f"<li>{html.escape(f[2:])}</li>" for f in failures) + "</ul>")
+    parts.append("<h2>Machine and runs (machine.json)</h2><pre>" + html.escape(json.dumps(machine, indent=1)) + "</pre>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def write_report(out: str | Path, *, charts: bool = True) -> list[Path]:
-    """Read ``out/rows.jsonl`` and write the summary, tables, charts and page; return their paths."""
+def write_report(out: str | Path, *, charts: bool = True, goal: Goals | None = None,
+                 resamples: int = 2000) -> list[Path]:
+    """Read ``out/rows.jsonl`` and write the summary, tables, charts and page; return their paths.
+
+    ``goal``: what to check (default: the goals of the suite ``machine.json`` last ran).
+    """
     out = Path(out)
     rows = read_rows(out / ROWS_FILE)
-    summary = summarise(rows)
+    summary = summarise(rows, resamples=resamples)
     machine_path = out / MACHINE_FILE
     machine = json.loads(machine_path.read_text(encoding="utf-8")) if machine_path.exists() else {}
+    goal = goal or _suite_of(machine)
     written = []
 
     csv_path = out / "summary.csv"
     with csv_path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["group", "method", "metric", "category", "higher_is_better", "mean", "sem", "n", "undefined", "failures"])
+        writer.writerow(["group", "method", "metric", "category", "higher_is_better", "mean", "ci_low", "ci_high",
+                         "n", "undefined", "failures"])
         for group, table in summary.items():
             for method, cells in sorted(table.items()):
                 for metric, c in cells.items():
                     category, higher = _metric_meta(metric)
-                    writer.writerow([group, method, metric, category, higher, c.mean, c.sem, c.n, c.undefined, c.failures])
+                    writer.writerow([group, method, metric, category, higher, c.mean, c.low, c.high, c.n,
+                                     c.undefined, c.failures])
     written.append(csv_path)
 
-    chart_paths = _charts(summary, out) if charts else {}
-    goal_lines = goals(summary)
-    failure_lines = _failures(rows)
-    sections = [(group, markdown_table(table), chart_paths.get(group, [])) for group, table in summary.items()]
+    chart_paths = _charts(summary, out, goal.highlight) if charts else {}
+    goal_lines = goals(summary, goal)
+    failure_lines = _failures(current_rows(rows))
+    tables = [(group, build_table(table, goal.highlight), chart_paths.get(group, [])) for group, table in summary.items()]
     md = ["# neuromask benchmark", ""]
-    if machine:
-        md += ["Machine and options (`machine.json`):", "", "```", json.dumps(machine, indent=1), "```", ""]
-    md += ["Mean ± standard error over images; the best of each column in bold; ↑ higher is better, ↓ lower.", ""]
-    md += ["## Goals for NeuroMask", ""] + (goal_lines or ["- (no NeuroMask rows)"]) + [""]
-    for group, table_md, _ in sections:
-        md += [f"## {group}", "", table_md, ""]
+    md += ["Mean over images [95 % percentile-bootstrap confidence interval of the mean] n = images scored; "
+           "the best of each column in bold; ↑ higher is better, ↓ lower. Machine and runs: `machine.json`.", ""]
+    md += [f"## Goals for {goal.highlight}", ""] + (goal_lines or [f"- (no {goal.highlight} rows)"]) + [""]
+    for group, table, _ in tables:
+        md += [f"## {group}", "", markdown_table(table), ""]
     md += ["## Failures", ""] + (failure_lines or ["- none"]) + [""]
     md_path = out / "results.md"
     md_path.write_text("\n".join(md), encoding="utf-8")
     written.append(md_path)
 
     html_path = out / "index.html"
-    html_path.write_text(_html(sections, goal_lines, failure_lines, machine, out), encoding="utf-8")
+    html_path.write_text(_html(tables, goal_lines, failure_lines, machine, out), encoding="utf-8")
     written.append(html_path)
     return written + [p for paths in chart_paths.values() for p in paths]

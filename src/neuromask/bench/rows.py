@@ -1,4 +1,9 @@
-"""Experiment rows: one per (group, method, image, metric) cell, in a JSONL file.
+"""Experiment rows: one per (group, method, image, metric, config) cell, in a JSONL file.
+
+``config`` is a short hash of everything that makes the cell's number what it is (the
+suite, the method's resolved options, the metric's options; see
+:func:`neuromask.bench.runner.cell_config`), so a changed option or default is a new
+cell, never an old one silently reused.
 
 A row is written (and flushed) as soon as its cell completes, so a run that is
 interrupted loses at most the cell in progress. A rerun reads the file and skips every
@@ -14,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
 
-Key = tuple[str, str, str, str]
+Key = tuple[str, str, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class Row:
         value: the score, ``None`` when the cell failed or the score is undefined (NaN).
         status: ``"ok"`` or ``"error"``.
         error: for a failure, the exception's type and first line.
+        config: the hash of the suite, method options and metric options it was made with.
     """
 
     group: str
@@ -39,24 +45,25 @@ class Row:
     value: float | None
     status: str = "ok"
     error: str = ""
+    config: str = ""
 
     @property
     def key(self) -> Key:
-        return (self.group, self.method, self.image, self.metric)
+        return (self.group, self.method, self.image, self.metric, self.config)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), allow_nan=False)
 
 
-def ok(group: str, method: str, image: str, metric: str, value: float) -> Row:
+def ok(group: str, method: str, image: str, metric: str, value: float, config: str = "") -> Row:
     """A successful row; NaN (an undefined score) is stored as ``None``."""
-    return Row(group, method, image, metric, None if math.isnan(value) else float(value))
+    return Row(group, method, image, metric, None if math.isnan(value) else float(value), config=config)
 
 
-def failed(group: str, method: str, image: str, metric: str, exc: BaseException) -> Row:
+def failed(group: str, method: str, image: str, metric: str, exc: BaseException, config: str = "") -> Row:
     """A failure row naming the exception."""
     text = str(exc).strip().splitlines()
-    return Row(group, method, image, metric, None, "error", f"{type(exc).__name__}: {text[0] if text else ''}")
+    return Row(group, method, image, metric, None, "error", f"{type(exc).__name__}: {text[0] if text else ''}", config)
 
 
 def read_rows(path: str | Path) -> list[Row]:
@@ -65,16 +72,18 @@ def read_rows(path: str | Path) -> list[Row]:
     path = Path(path)
     if not path.exists():
         return []
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                row = Row(**json.loads(line))
-            except (json.JSONDecodeError, TypeError):
-                continue  # a line cut short by an interruption
-            latest[row.key] = row
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            row = Row(**json.loads(line))
+        except (json.JSONDecodeError, TypeError) as exc:
+            if number == len(lines):
+                continue  # the last line, cut short by an interruption: that cell is redone
+            raise ValueError(f"{path}:{number}: not a benchmark row ({exc}); fix or remove that line") from exc
+        latest[row.key] = row
     return list(latest.values())
 
 
@@ -85,6 +94,12 @@ class RowStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._done = {row.key for row in read_rows(self.path) if row.status == "ok"}
+        # A last line cut short by an interruption is dropped, so that the next row
+        # starts on a line of its own.
+        if self.path.exists():
+            text = self.path.read_text(encoding="utf-8")
+            if text and not text.endswith("\n"):
+                self.path.write_text(text[: text.rfind("\n") + 1], encoding="utf-8")
 
     def done(self, key: Key) -> bool:
         return key in self._done

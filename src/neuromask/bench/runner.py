@@ -1,11 +1,18 @@
 """The runner: every registered method on every image of a suite, each cell scored once.
 
-Two parts, each a list of groups (a model and the images it explains):
+Three parts, each a list of groups (a model and the images it explains):
 
 - ``datasets``: each shipped known-answer model on held-out images of its own dataset
   (drawn after the samples it was trained and tested on), explaining the true class,
   scored against the evidence masks;
+- ``composites``: each real model on the composites of the suite's split
+  (:func:`neuromask.datasets.composite_scenes`): one group per background with one
+  object, explaining its class; one group of two-object scenes, each scene explained
+  twice (once per object's class, the other object as ``other_evidence``);
 - ``photos``: EfficientNet-Lite0 on scikit-image's photos, explaining its top-1 class.
+
+The groups are run image by image in turn (image 0 of every group, then image 1, ...),
+so that a run cut short has every group on its first images.
 
 Per (group, method, image) the method explains the image alone, timed (its cost
 rows), the map is saved under ``maps/`` and then every metric of the suite's
@@ -16,6 +23,7 @@ maps, so an interrupted run resumes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -52,6 +60,7 @@ class Group:
         target: (N,) the classes explained.
         evidence: (N, H, W) bool, or ``None`` for photos.
         metrics: the metric entries computed on this group.
+        other_evidence: (N, H, W) bool, the other object of a two-object scene, or ``None``.
     """
 
     name: str
@@ -62,10 +71,15 @@ class Group:
     target: torch.Tensor
     evidence: torch.Tensor | None
     metrics: list[Entry[Callable[..., Any]]]
+    other_evidence: torch.Tensor | None = None
 
 
-def _metrics_of(categories: tuple[str, ...]) -> list[Entry[Callable[..., Any]]]:
-    return [e for e in METRICS if e.meta["category"] in categories]
+def _metrics_of(categories: tuple[str, ...], *, pairs: bool = False) -> list[Entry[Callable[..., Any]]]:
+    """The metrics of ``categories``; those that need a second object only for two-object scenes."""
+    return [
+        e for e in METRICS
+        if e.meta["category"] in categories and (pairs or "other_evidence" not in e.meta["needs"])
+    ]
 
 
 def dataset_group(model_name: str, n: int, categories: tuple[str, ...]) -> Group:
@@ -113,6 +127,48 @@ def photo_group(model_name: str, photos: tuple[str, ...], categories: tuple[str,
         evidence=None,
         metrics=_metrics_of(categories),
     )
+
+
+def composite_groups(model_name: str, suite: Suite) -> list[Group]:
+    """The composites of ``suite.composite_split`` for a real model: one group per
+    background (one object each) and one of two-object scenes (each explained twice)."""
+    from ..datasets import composite_scenes
+    from ..models import load_model
+
+    model = load_model(model_name)
+    categories = suite.categories["composites"]
+    split = suite.composite_split
+    groups = []
+    for background in ("flat", "texture"):
+        data = composite_scenes(model, suite.composite_images, split=split, objects=1, background=background)
+        groups.append(Group(
+            name=f"composites-{model_name}-{split}-{background}",
+            part="composites",
+            model=model,
+            inputs=model.normalize(data.images),
+            images=data.names,
+            target=data.labels[:, 0],
+            evidence=data.evidence[:, 0],
+            metrics=_metrics_of(categories),
+        ))
+    if suite.composite_pairs:
+        data = composite_scenes(model, suite.composite_pairs, split=split, objects=2, background="texture")
+        n = len(data)
+        # Scene j gives images 2j (explain object 0 against object 1) and 2j + 1 (the reverse).
+        own, other = [0, 1] * n, [1, 0] * n
+        scene = [j for j in range(n) for _ in range(2)]
+        groups.append(Group(
+            name=f"composites-{model_name}-{split}-pairs",
+            part="composites",
+            model=model,
+            inputs=model.normalize(data.images[scene]),
+            images=[f"{data.names[j]}-{data.objects[j][k]}" for j, k in zip(scene, own)],
+            target=data.labels[scene, own],
+            evidence=data.evidence[scene, own],
+            metrics=_metrics_of(categories, pairs=True),
+            other_evidence=data.evidence[scene, other],
+        ))
+    return groups
 
 
 def describe_machine() -> dict[str, Any]:
@@ -176,7 +232,12 @@ def _score(
     if "evidence" in needs:
         if group.evidence is None:
             raise ValueError(f"metric '{entry.name}' needs evidence masks, which group '{group.name}' has not")
-        value = entry.obj(attribution, group.evidence[sl], **options)
+        if "other_evidence" in needs:
+            if group.other_evidence is None:
+                raise ValueError(f"metric '{entry.name}' needs a second object, which group '{group.name}' has not")
+            value = entry.obj(attribution, group.evidence[sl], group.other_evidence[sl], **options)
+        else:
+            value = entry.obj(attribution, group.evidence[sl], **options)
     elif "explain" in needs:
         value = entry.obj(group.model, x, t, attribution, method=method, params=params, **options)
     elif "model" in needs:
@@ -190,6 +251,45 @@ def _applies(entry: Entry[Callable[..., Any]], method_kind: str | None) -> bool:
     return entry.meta.get("applies_to", "any") == "any" or entry.meta["applies_to"] == method_kind
 
 
+def method_options(method: str, group: Group, suite: Suite) -> dict[str, Any]:
+    """The options ``method`` is called with on ``group``: its pixel-sized options scaled to
+    the group's image size (read from the registry), then the suite's overrides."""
+    from ..explainers import method_info
+
+    params = method_info(method).scaled_options(tuple(group.inputs.shape[2:]))
+    params.update(suite.method_params.get(group.part, {}).get(method, {}))
+    return params
+
+
+def resolved_options(method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Every option's value in a call with ``params``: the signature's defaults, the
+    preset's values where ``params`` names one, then ``params``."""
+    from ..explainers import method_info
+
+    info = method_info(method)
+    resolved = dict(info.options)
+    preset = params.get("preset")
+    if preset is not None:
+        resolved.update(info.presets.get(preset, {}))
+    resolved.update({k: v for k, v in params.items() if k != "preset"})
+    return resolved
+
+
+def cell_config(suite: Suite, method: str, params: dict[str, Any], metric: str = "",
+                metric_options: dict[str, Any] | None = None) -> str:
+    """A short hash of what a cell's number depends on: the suite, the method with every
+    resolved option, the metric and its options (``metric=""``: the map alone)."""
+    payload = {
+        "suite": suite.name,
+        "method": method,
+        "options": resolved_options(method, params),
+        "metric": metric,
+        "metric_options": metric_options or {},
+    }
+    text = json.dumps(payload, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
 def run_group(
     group: Group,
     methods: list[str],
@@ -197,37 +297,45 @@ def run_group(
     store: RowStore,
     out: Path,
     tick: Callable[[str], None] = lambda _: None,
+    images: range | None = None,
 ) -> int:
-    """Run every pending cell of ``group``; return the number of failure rows written.
+    """Run every pending cell of ``group`` (of the images at ``images``, default all);
+    return the number of failure rows written.
 
     ``tick(label)`` is called as each (image, method) starts, with ``""`` as it ends.
     """
-    from ..explainers import METHODS, method_info
+    from ..explainers import METHODS
 
     failures = 0
     # Image-major: an interrupted run leaves every method scored on the same images.
-    for index, image in enumerate(group.images):
+    for index in images if images is not None else range(len(group.images)):
         for method in methods:
             kind = METHODS.entry(method).meta.get("kind")
-            params = method_info(method).scaled_options(tuple(group.inputs.shape[2:]))
-            params.update(suite.method_params.get(group.part, {}).get(method, {}))
-            tick(f"{group.name} {image} {method}")
-            failures += _run_cell(group, method, kind, params, index, image, suite, store, out)
+            params = method_options(method, group, suite)
+            tick(f"{group.name} {group.images[index]} {method}")
+            failures += _run_cell(group, method, kind, params, index, suite, store, out)
             tick("")
     return failures
 
 
 def _run_cell(
-    group: Group, method: str, kind: str | None, params: dict[str, Any], index: int, image: str,
+    group: Group, method: str, kind: str | None, params: dict[str, Any], index: int,
     suite: Suite, store: RowStore, out: Path,
 ) -> int:
     """Explain one image with one method and score its pending metrics; return the failures written."""
+    image = group.images[index]
     failures = 0
-    entries = [e for e in group.metrics if _applies(e, kind)]
-    pending = [e for e in entries if not store.done((group.name, method, image, e.name))]
+    sanity_done = suite.sanity_images is not None and index >= suite.sanity_images
+    entries = [
+        e for e in group.metrics
+        if _applies(e, kind) and not (sanity_done and e.meta["category"] == "sanity")
+    ]
+    options = {e.name: dict(suite.metric_params.get(group.part, {}).get(e.name, {})) for e in entries}
+    configs = {e.name: cell_config(suite, method, params, e.name, options[e.name]) for e in entries}
+    pending = [e for e in entries if not store.done((group.name, method, image, e.name, configs[e.name]))]
     if not pending:
         return 0
-    map_path = out / "maps" / group.name / method / f"{image}.npy"
+    map_path = out / "maps" / group.name / method / cell_config(suite, method, params) / f"{image}.npy"
     cost_pending = [e for e in pending if "cost" in e.meta["needs"]]
     try:
         if map_path.exists() and not cost_pending:
@@ -240,22 +348,46 @@ def _run_cell(
             attribution = maps
             map_path.parent.mkdir(parents=True, exist_ok=True)
             np.save(map_path, attribution[0].numpy().astype(np.float32))
-            store.write(ok(group.name, method, image, e.name, float(e.obj(cost)[0])) for e in cost_pending)
+            store.write(ok(group.name, method, image, e.name, float(e.obj(cost)[0]), configs[e.name]) for e in cost_pending)
     except Exception as exc:  # noqa: BLE001 - a failing cell is recorded, never fatal
-        store.write(failed(group.name, method, image, e.name, exc) for e in pending)
+        store.write(failed(group.name, method, image, e.name, exc, configs[e.name]) for e in pending)
         return len(pending)
     for entry in pending:
         if "cost" in entry.meta["needs"]:
             continue
-        options = dict(suite.metric_params.get(group.part, {}).get(entry.name, {}))
         row: Row
         try:
-            row = ok(group.name, method, image, entry.name, _score(entry, group, method, params, index, attribution, options))
+            value = _score(entry, group, method, params, index, attribution, options[entry.name])
+            row = ok(group.name, method, image, entry.name, value, configs[entry.name])
         except Exception as exc:  # noqa: BLE001 - recorded as a failure row
-            row = failed(group.name, method, image, entry.name, exc)
+            row = failed(group.name, method, image, entry.name, exc, configs[entry.name])
             failures += 1
         store.write([row])
     return failures
+
+
+def _record_run(path: Path, run: dict[str, Any]) -> None:
+    """Append ``run`` to ``machine.json``'s list of runs (a resumed run adds one; none is overwritten)."""
+    runs: list[dict[str, Any]] = []
+    if path.exists():
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        runs = previous["runs"] if isinstance(previous, dict) and "runs" in previous else [previous]
+    runs.append(run)
+    path.write_text(json.dumps({"runs": runs}, indent=2, default=repr) + "\n", encoding="utf-8")
+
+
+def _groups(suite: Suite) -> list[tuple[str, Callable[[], list[Group]]]]:
+    """(name, builder) of every group family of ``suite``; a builder that raises is one failure row."""
+    builders: list[tuple[str, Callable[[], list[Group]]]] = [
+        (m, lambda m=m: [dataset_group(m, suite.dataset_images, suite.categories["datasets"])]) for m in suite.datasets
+    ]
+    builders += [
+        (f"composites-{m}", lambda m=m: composite_groups(m, suite)) for m in suite.composite_models
+    ]
+    if suite.photos:
+        builders.append((f"photos-{suite.photo_model}",
+                         lambda: [photo_group(suite.photo_model, suite.photos, suite.categories["photos"])]))
+    return builders
 
 
 def run(suite: Suite, out: str | Path, *, methods: list[str] | None = None, progress: bool = True) -> int:
@@ -275,45 +407,39 @@ def run(suite: Suite, out: str | Path, *, methods: list[str] | None = None, prog
     for name in names:
         METHODS.entry(name)  # an unknown name fails here, before any work
     store = RowStore(out / ROWS_FILE)
-    machine = describe_machine() | {
+    _record_run(out / MACHINE_FILE, describe_machine() | {
         "suite": suite.name,
+        "methods": names,
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "metric_params": suite.metric_params,
         "method_params": suite.method_params,
         "pixel_options_at_224": {m: method_info(m).pixel_options for m in names},
-    }
-    (out / MACHINE_FILE).write_text(json.dumps(machine, indent=2) + "\n", encoding="utf-8")
+    })
 
-    builders: list[tuple[str, Callable[[], Group]]] = [
-        (m, lambda m=m: dataset_group(m, suite.dataset_images, suite.dataset_categories)) for m in suite.datasets
-    ]
-    if suite.photos:
-        builders.append(
-            (f"photos-{suite.photo_model}", lambda: photo_group(suite.photo_model, suite.photos, suite.photo_categories))
-        )
-    total = len(names) * (len(suite.datasets) * suite.dataset_images + len(suite.photos))
-    bar = _progress_bar(total, progress)
+    groups: list[Group] = []
     failures = 0
+    for family, build in _groups(suite):
+        try:
+            groups += build()
+        except Exception as exc:  # noqa: BLE001 - a group that cannot load is one failure row
+            store.write([failed(family, "*", "*", "load", exc)])
+            failures += 1
+    bar = _progress_bar(len(names) * sum(len(g.images) for g in groups), progress)
+
+    def tick(label: str) -> None:
+        if bar is None:
+            return
+        if label:
+            bar.set_description(label)
+        else:
+            bar.update(1)
+
     try:
-        for group_name, build in builders:
-            try:
-                group = build()
-            except Exception as exc:  # noqa: BLE001 - a group that cannot load is one failure row
-                store.write([failed(group_name, "*", "*", "load", exc)])
-                failures += 1
-                if bar is not None:
-                    bar.update(len(names) * (len(suite.photos) if group_name.startswith("photos-") else suite.dataset_images))
-                continue
-
-            def tick(label: str) -> None:
-                if bar is None:
-                    return
-                if label:
-                    bar.set_description(label)
-                else:
-                    bar.update(1)
-
-            failures += run_group(group, names, suite, store, out, tick)
+        # Round-robin over the groups, one image at a time: a run cut short covers every group.
+        for index in range(max((len(g.images) for g in groups), default=0)):
+            for group in groups:
+                if index < len(group.images):
+                    failures += run_group(group, names, suite, store, out, tick, images=range(index, index + 1))
     finally:
         if bar is not None:
             bar.close()
@@ -328,4 +454,4 @@ def _progress_bar(total: int, enabled: bool) -> Any:
     return tqdm(total=total, unit="cell", dynamic_ncols=True)
 
 
-__all__ = ["Group", "dataset_group", "photo_group", "describe_machine", "run_group", "run", "ROWS_FILE", "MACHINE_FILE"]
+__all__ = ["Group", "dataset_group", "photo_group", "composite_groups", "cell_config", "method_options", "describe_machine", "run_group", "run", "ROWS_FILE", "MACHINE_FILE"]

@@ -11,16 +11,23 @@
 
 Registered datasets (``DATASETS.names()``): ``triangles_squares`` (variants ``oriented``,
 ``scaled``), ``counting`` and ``shapes_on_texture``.
+
+For real ImageNet classifiers, :func:`composite_scenes` pastes real objects cut from photos
+onto flat and textured backgrounds, with exact object masks and a development / test
+split (see :mod:`neuromask.datasets.composites`).
 """
 
 from . import counting as _counting  # noqa: F401  (registers the generator)
 from . import shapes_on_texture as _shapes_on_texture  # noqa: F401
 from . import triangles_squares as _triangles_squares  # noqa: F401
+from .composites import Composites, composite_scenes
 from ._base import DATASETS, Dataset, class_names, concat, dataset_options, generate, load, save, stream
 
 __all__ = [
     "DATASETS",
     "Dataset",
+    "Composites",
+    "composite_scenes",
     "class_names",
     "concat",
     "dataset_options",

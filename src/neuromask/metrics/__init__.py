@@ -9,6 +9,8 @@ arguments say what it needs, read from the entry's ``needs`` metadata:
 ==============  ==================================================================
 ``()``          ``fn(attribution, **options)``
 ``evidence``    ``fn(attribution, evidence, **options)``
+``evidence``,   ``fn(attribution, evidence, other_evidence, **options)`` (scenes of two
+``other_...``   objects: the explained one and the other)
 ``model``       ``fn(model, inputs, target, attribution, **options)``
 ``explain``     ``fn(model, inputs, target, attribution, *, method, params, **options)``
                 (the metric runs the explanation method again, e.g. on a randomised model)

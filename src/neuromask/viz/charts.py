@@ -18,7 +18,7 @@ OTHER = "#1f77b4"
 
 
 def bar_chart(
-    values: dict[str, tuple[float, float]],
+    values: dict[str, tuple[float, float, float]],
     path: str | Path,
     *,
     title: str,
@@ -26,9 +26,10 @@ def bar_chart(
     higher_is_better: bool,
     highlight: str = "neuromask",
 ) -> Path:
-    """Horizontal bars of ``values`` {method: (mean, standard error)}, best on top.
+    """Horizontal bars of ``values`` {method: (mean, CI low, CI high)}, best on top.
 
-    Methods whose mean is NaN are left out; ``highlight`` is drawn in red.
+    Methods whose mean is NaN are left out (a NaN interval draws no whisker);
+    ``highlight`` is drawn in red.
     """
     items = [(m, v) for m, v in values.items() if not math.isnan(v[0])]
     items.sort(key=lambda kv: kv[1][0], reverse=not higher_is_better)
@@ -38,7 +39,10 @@ def bar_chart(
         ax.barh(
             names,
             [v[0] for _, v in items],
-            xerr=[0.0 if math.isnan(v[1]) else v[1] for _, v in items],
+            xerr=[
+                [0.0 if math.isnan(v[1]) else v[0] - v[1] for _, v in items],
+                [0.0 if math.isnan(v[2]) else v[2] - v[0] for _, v in items],
+            ],
             color=[HIGHLIGHT if m == highlight else OTHER for m in names],
             capsize=2,
         )
