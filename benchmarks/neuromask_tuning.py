@@ -33,7 +33,7 @@ import torch
 
 import neuromask
 from neuromask.datasets import generate
-from neuromask.metrics.localisation import auroc, energy_pointing_game
+from neuromask.metrics.localisation import auroc, energy_pointing_game, equal_area_iou, mass_margin
 from neuromask.metrics.sanity import randomised_copy, rank_correlation
 
 DATASETS = ("triangles_squares-cnn", "counting-cnn", "shapes_on_texture-cnn")
@@ -106,19 +106,6 @@ VARIANTS.update({
 
 
 VARIANTS = {k: v if k == "defaults" else {**OLD, **v} for k, v in VARIANTS.items()}
-
-
-def equal_area_iou(attribution: torch.Tensor, evidence: torch.Tensor) -> torch.Tensor:
-    """IoU (N,) of the top-|evidence| pixels of each map with the evidence (ties: lower index first)."""
-    out = []
-    for a, e in zip(attribution.flatten(1), evidence.flatten(1)):
-        k = int(e.sum())
-        top = torch.zeros_like(e)
-        # A stable sort so that ties among equal values are broken the same way every run.
-        top[torch.sort(-a.double(), stable=True).indices[:k]] = True
-        inter = (top & e).sum().item()
-        out.append(inter / (2 * k - inter))
-    return torch.tensor(out)
 
 
 def bootstrap(values: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
@@ -205,6 +192,39 @@ def photo_rows(jobs: list[tuple[str, str, dict[str, Any]]], names: tuple[str, ..
     return rows
 
 
+def composite_rows(jobs: list[tuple[str, str, dict[str, Any]]], model_name: str, n: int, kinds: list[str]) -> list[dict[str, Any]]:
+    """The development split of the composites (8a's ``composite_scenes``): one object on a
+    flat or textured background (localisation), or two objects (own-minus-other mass)."""
+    from neuromask.datasets import composite_scenes
+
+    model = neuromask.load_model(model_name)
+    rows = []
+    for kind in kinds:
+        objects, background = (2, "flat") if kind == "pairs" else (1, kind)
+        c = composite_scenes(model, n, split="dev", objects=objects, background=background)
+        x = model.normalize(c.images)
+        for label, method, params in jobs:
+            p = resolve(params, min(x.shape[-2:])) if method == "neuromask" else {}
+            row: dict[str, Any] = {"variant": label, "dataset": f"{model_name}-{kind}", "n": len(x)}
+            if objects == 1:
+                attr, secs = run(method, model, x, c.labels[:, 0], p)
+                row.update(score(label, row["dataset"], attr, c.evidence[:, 0], secs, None))
+            else:
+                # each object's class in turn, in one batch
+                xx = torch.cat([x, x])
+                yy = torch.cat([c.labels[:, 0], c.labels[:, 1]])
+                own = torch.cat([c.evidence[:, 0], c.evidence[:, 1]])
+                other = torch.cat([c.evidence[:, 1], c.evidence[:, 0]])
+                attr, secs = run(method, model, xx, yy, p)
+                mm = mass_margin(attr, own, other)
+                m, lo, hi = bootstrap(mm.numpy().astype(float))
+                row.update({"margin": [round(m, 3), round(lo, 3), round(hi, 3)], "own_above": round(float((mm > 0).float().mean()), 3),
+                            "s_per_image": round(secs, 2), "n": len(xx)})
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="*", default=[])
@@ -215,6 +235,8 @@ def main() -> None:
     parser.add_argument("--sanity", action="store_true", help="also the rank correlation with the randomised model")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--photos", action="store_true", help="insertion - deletion on the development photos instead")
+    parser.add_argument("--composites", nargs="*", choices=("flat", "texture", "pairs"), help="the composites' dev split instead")
+    parser.add_argument("--model", default="efficientnet_lite0", help="the real model for --composites")
     parser.add_argument("--photo-names", nargs="+", default=list(DEV_PHOTOS), choices=DEV_PHOTOS)
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("THREADS", "1")))
@@ -224,6 +246,12 @@ def main() -> None:
         label, *pairs = args.set
         jobs.append((label, "neuromask", {k: json.loads(v) for k, v in (p.split("=", 1) for p in pairs)}))
     jobs += [(m, m, {}) for m in args.methods]
+    if args.composites:
+        for row in composite_rows(jobs, args.model, args.n, args.composites):
+            if args.json:
+                with args.json.open("a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+        return
     if args.photos:
         print("| variant | photos | n | insertion - deletion | deletion | insertion | s/image |")
         print("|---|---|---:|---|---|---|---:|")
