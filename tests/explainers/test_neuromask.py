@@ -9,7 +9,16 @@ import torch
 import torch.nn.functional as F
 
 import neuromask
-from neuromask.explainers.neuromask import KERNELS, PRESETS, _RMSPropTF1, smoothness_loss, sparsity_loss
+from neuromask.explainers.neuromask import (
+    BLUR_FRACTION,
+    KERNELS,
+    PRESETS,
+    _RMSPropTF1,
+    area_loss,
+    deletion_loss,
+    smoothness_loss,
+    sparsity_loss,
+)
 
 from helpers import assert_same_state, model_state
 
@@ -108,23 +117,76 @@ def test_gradient_of_total_loss(region_model) -> None:
     assert torch.autograd.gradcheck(total, (w0.requires_grad_(True),), eps=1e-6, atol=1e-5)
 
 
-@pytest.mark.parametrize("mask_size", [None, 8])
-def test_mask_covers_the_region_the_model_looks_at(region_model, mask_size) -> None:
+def _region_masks(region_model, **options):
     x = torch.ones(1, 3, 16, 24)
-    e = neuromask.explain(region_model, x, target=0, steps=150, baseline="zero", mask_size=mask_size)
-    mask = e.attribution[0]
+    e = neuromask.explain(region_model, x, target=0, steps=150, baseline="zero", delete_baseline="zero", **options)
     inside = torch.zeros(16, 24, dtype=torch.bool)
     r0, r1, c0, c1 = region_model.region
     inside[r0:r1, c0:c1] = True
-    assert mask.min() >= 0 and mask.max() <= 1
-    # the sparsity term shrinks the mask until the prediction is about to go, so absolute
-    # values depend on the lambdas; what must hold is the ranking
-    assert mask[inside].mean() > 2 * mask[~inside].mean()
-    # every pixel of the region ranks above every pixel far from it
     far = torch.ones(16, 24, dtype=torch.bool)
     far[max(r0 - 3, 0) : r1 + 3, max(c0 - 3, 0) : c1 + 3] = False
+    return e, e.attribution[0], inside, far
+
+
+@pytest.mark.parametrize("mask_size", [None, 8])
+def test_mask_covers_the_region_the_model_looks_at(region_model, mask_size) -> None:
+    """The logit is the region's mean: hiding the whole region, and only it, removes the class."""
+    e, mask, inside, far = _region_masks(region_model, mask_size=mask_size)
+    assert mask.min() >= 0 and mask.max() <= 1
+    assert mask[inside].mean() > 10 * mask[~inside].mean()
+    # every pixel of the region ranks above every pixel far from it
     assert mask[inside].min() > mask[far].max()
     assert e.extras["masked_probability"][0] > 0.9
+
+
+def test_without_the_deletion_game_a_part_of_the_region_suffices(region_model) -> None:
+    """The preservation game alone keeps the class with a part of the region: the
+    deletion game is what makes the mask cover all of it."""
+    _, mask, inside, far = _region_masks(region_model, mask_size=None, lambda_delete=0.0)
+    assert mask[inside].min() < 0.05 < mask[inside].max()
+    _, mask, inside, far = _region_masks(region_model, mask_size=None)
+    assert mask[inside].min() > 0.5
+
+
+def test_deletion_loss_matches_its_formula() -> None:
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+    torch.manual_seed(0)
+    x, b = torch.randn(2, 3, 2, 2), torch.randn(2, 3, 2, 2)
+    m = torch.rand(2, 1, 2, 2)
+    target = torch.tensor([1, 2])
+    got = deletion_loss(model, x, x - b, m, target)
+    hidden = m * b + (1 - m) * x
+    p = model(hidden).softmax(1)[torch.arange(2), target]
+    assert torch.allclose(got, -torch.log(1 - p), atol=1e-5)
+
+
+def test_area_loss_by_hand() -> None:
+    m = torch.tensor([[[[0.9, 0.1], [0.2, 0.6]]]])
+    # sorted 0.1, 0.2, 0.6, 0.9 against r = 0, 0, 1, 1 (area 0.5)
+    expected = (0.1**2 + 0.2**2 + 0.4**2 + 0.1**2) / 4
+    assert area_loss(m, 0.5).item() == pytest.approx(expected)
+    with pytest.raises(neuromask.InputError, match="area"):
+        neuromask.explain(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3)), torch.rand(1, 3, 2, 2), steps=1, area=1.5)
+
+
+def test_default_blur_is_relative_to_the_image(tiny_cnn) -> None:
+    """One default for every size: the blur's sigma is a fixed fraction of the shorter side."""
+    for size in (16, 40):
+        x = torch.randn(1, 3, size, size + 8, generator=torch.Generator().manual_seed(size))
+        default = neuromask.explain(tiny_cnn, x, steps=3)
+        explicit = neuromask.explain(tiny_cnn, x, steps=3, blur_sigma=BLUR_FRACTION * size)
+        assert torch.equal(default.attribution, explicit.attribution)
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_presets_leave_the_deletion_game_off(tiny_cnn, preset) -> None:
+    """The presets are the paper's and the authors' method: no deletion game, no area term."""
+    x = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    common = dict(preset=preset, steps=3, mean=[0.5] * 3, std=[0.25] * 3)
+    a = neuromask.explain(tiny_cnn, x, delete_baseline="mean", **common)
+    b = neuromask.explain(tiny_cnn, x, delete_baseline=5.0, **common)
+    assert torch.equal(a.attribution, b.attribution)
+    assert a.params["lambda_delete"] == 0 and a.params["area"] is None
 
 
 def test_same_seed_same_mask_and_seed_matters(tiny_cnn) -> None:

@@ -5,16 +5,23 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 PHOTOS = ("chelsea", "coffee", "rocket", "astronaut")
+# Shown beside NeuroMask: the two strongest other methods on the composites' localisation
+# figures of benchmarks/results/benchmark (integrated gradients on flat backgrounds,
+# extremal perturbation on textures).
+BESIDE = ("integrated_gradients", "extremal_perturbation")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="explain a photo shipped with scikit-image with EfficientNet-Lite0")
     p.add_argument("--image", default="chelsea", choices=PHOTOS, help="which scikit-image photo (default chelsea)")
     p.add_argument("--steps", type=int, default=None, help="NeuroMask steps (default: the method's default)")
+    p.add_argument("--beside", default=",".join(BESIDE),
+                   help=f"methods drawn beside NeuroMask in IMAGE.beside.png, comma-separated, '' for none (default {','.join(BESIDE)})")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
     p.set_defaults(run=run)
@@ -50,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         explanation.extras["history"][0].numpy(),
         explanation.extras["history_steps"].tolist(),
     )
+    beside = _beside(out, args, model, inputs, explanation, geometry, np.asarray(image))
     r = written.record
     print(f"model      efficientnet_lite0 (pretrained on ImageNet)")
     print(f"image      {photo}")
@@ -58,6 +66,29 @@ def run(args: argparse.Namespace) -> int:
     print(f"seconds    {r['seconds']:.1f} for {steps} steps")
     print(f"overlay    {written.png}")
     print(f"evolution  {evolution}")
+    if beside is not None:
+        print(f"beside     {beside}")
     print(f"mask       {written.npy}")
     print(f"record     {written.json}")
     return 0
+
+
+def _beside(
+    out: Path, args: argparse.Namespace, model: Any, inputs: Any, explanation: Any, geometry: Any, picture: np.ndarray
+) -> Path | None:
+    """NeuroMask's mask next to other methods' maps on the same photo, one row."""
+    from ..api import explain
+    from ..images import to_original_size
+    from ..viz.grid import comparison_grid
+
+    names = [m for m in args.beside.split(",") if m]
+    if not names:
+        return None
+    maps = {"neuromask": to_original_size(explanation.attribution[0], geometry).numpy()}
+    seconds = {"neuromask": explanation.seconds}
+    for name in names:
+        e = explain(model, inputs, target=explanation.target, method=name)
+        maps[name] = to_original_size(e.attribution[0], geometry).numpy()
+        seconds[name] = e.seconds
+    label = f"{model.label(int(explanation.target[0]))}"
+    return comparison_grid(out / f"{args.image}.beside.png", [picture], [label], ["neuromask", *names], [maps], seconds=seconds, cell=2.6)
