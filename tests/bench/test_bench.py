@@ -112,7 +112,7 @@ def test_report_values_and_derived_column(tmp_path: Path) -> None:
         Row("g", "b", "1", "insertion", None, "error", "ValueError: x"),
     ]
     (tmp_path / "rows.jsonl").write_text("".join(r.to_json() + "\n" for r in rows) + '{"group": "g", "meth')
-    write_report(tmp_path, charts=False)
+    write_report(tmp_path, charts=False, paired=False)
     summary = {(l.split(",")[1], l.split(",")[2]): l.split(",") for l in (tmp_path / "summary.csv").read_text().splitlines()[1:]}
     assert float(summary[("a", "insertion_minus_deletion")][5]) == pytest.approx(0.5)  # (0.7 + 0.3) / 2
     assert float(summary[("a", "deletion")][5]) == pytest.approx(0.3)
@@ -149,6 +149,14 @@ def test_a_changed_option_is_a_new_cell_and_only_the_latest_is_reported(
     energy = summarise(after)["grey-net"]["center"]["energy_pointing_game"]
     narrow = [r.value for r in after if r.metric == "energy_pointing_game" and r.config not in {b.config for b in before}]
     assert energy.mean == pytest.approx(sum(narrow) / len(narrow)) and energy.n == 2
+
+
+def test_paired_tables_compare_methods_on_the_same_images(tmp_path: Path) -> None:
+    rows = [Row("g", "a", "0", "gini", 0.1), Row("g", "a", "1", "gini", 0.9), Row("g", "b", "0", "gini", 0.3)]
+    assert summarise(rows)["g"]["a"]["gini"].mean == pytest.approx(0.5)
+    paired = summarise(rows, paired=True)["g"]
+    assert paired["a"]["gini"].mean == pytest.approx(0.1) and paired["a"]["gini"].n == 1
+    assert paired["b"]["gini"].mean == pytest.approx(0.3)
 
 
 def test_machine_json_keeps_every_run(tmp_path: Path) -> None:

@@ -85,6 +85,20 @@ def current_rows(rows: list[Row]) -> list[Row]:
     return [r for r in rows if latest[(r.group, r.method, r.metric)] == r.config]
 
 
+def paired_rows(rows: list[Row]) -> list[Row]:
+    """Per (group, metric), only the images that every method of the group has a row for.
+
+    A run cut short leaves methods on different numbers of images; comparing their means
+    would compare different images. Failure rows count as present (they are listed).
+    """
+    methods: dict[str, set[str]] = defaultdict(set)
+    seen: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for r in rows:
+        methods[r.group].add(r.method)
+        seen[(r.group, r.metric, r.image)].add(r.method)
+    return [r for r in rows if seen[(r.group, r.metric, r.image)] >= methods[r.group] or r.metric == "load"]
+
+
 def _with_derived(rows: list[Row]) -> list[Row]:
     """Add per image insertion - deletion, and whether the own object's mass margin is positive."""
     by_key = {(r.group, r.method, r.image, r.metric): r for r in rows}
@@ -123,13 +137,19 @@ def _seed(key: tuple[str, str, str]) -> int:
     return int.from_bytes(hashlib.sha256("/".join(key).encode()).digest()[:4], "little")
 
 
-def summarise(rows: Iterable[Row], *, resamples: int = 2000) -> dict[str, dict[str, dict[str, Cell]]]:
-    """{group: {method: {metric: Cell}}} over the images of each cell (latest configuration only)."""
+def summarise(
+    rows: Iterable[Row], *, resamples: int = 2000, paired: bool = False
+) -> dict[str, dict[str, dict[str, Cell]]]:
+    """{group: {method: {metric: Cell}}} over the images of each cell (latest configuration only).
+
+    ``paired``: only the images every method of the group has scored (:func:`paired_rows`).
+    """
     values: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     undefined: dict[tuple[str, str, str], int] = defaultdict(int)
     failures: dict[tuple[str, str, str], int] = defaultdict(int)
     keys: list[tuple[str, str, str]] = []
-    for r in _with_derived(current_rows(list(rows))):
+    latest = current_rows(list(rows))
+    for r in _with_derived(paired_rows(latest) if paired else latest):
         if r.metric == "load":
             continue  # a group that did not load: listed among the failures, not in the tables
         key = (r.group, r.method, r.metric)
@@ -356,14 +376,16 @@ def _html(tables: list[tuple[str, Table, list[Path]]], goal_lines: list[str], fa
 
 
 def write_report(out: str | Path, *, charts: bool = True, goal: Goals | None = None,
-                 resamples: int = 2000) -> list[Path]:
+                 resamples: int = 2000, paired: bool = True) -> list[Path]:
     """Read ``out/rows.jsonl`` and write the summary, tables, charts and page; return their paths.
 
     ``goal``: what to check (default: the goals of the suite ``machine.json`` last ran).
+    ``paired``: every table counts, per metric, only the images every method of the
+    group has scored, so that a run cut short compares methods on the same images.
     """
     out = Path(out)
     rows = read_rows(out / ROWS_FILE)
-    summary = summarise(rows, resamples=resamples)
+    summary = summarise(rows, resamples=resamples, paired=paired)
     machine_path = out / MACHINE_FILE
     machine = json.loads(machine_path.read_text(encoding="utf-8")) if machine_path.exists() else {}
     goal = goal or _suite_of(machine)
@@ -388,7 +410,8 @@ def write_report(out: str | Path, *, charts: bool = True, goal: Goals | None = N
     tables = [(group, build_table(table, goal.highlight), chart_paths.get(group, [])) for group, table in summary.items()]
     md = ["# neuromask benchmark", ""]
     md += ["Mean over images [95 % percentile-bootstrap confidence interval of the mean] n = images scored; "
-           "the best of each column in bold; ↑ higher is better, ↓ lower. Machine and runs: `machine.json`.", ""]
+           "the best of each column in bold; ↑ higher is better, ↓ lower. Machine and runs: `machine.json`."
+           + (" Per group and metric, only the images that every method has scored (paired)." if paired else ""), ""]
     md += [f"## Goals for {goal.highlight}", ""] + (goal_lines or [f"- (no {goal.highlight} rows)"]) + [""]
     for group, table, _ in tables:
         md += [f"## {group}", "", markdown_table(table), ""]
