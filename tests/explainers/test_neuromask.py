@@ -65,6 +65,19 @@ def test_smoothness_matches_hand_computed_values() -> None:
     assert smoothness_loss(torch.full((1, 1, 5, 5), 3.0), "laplace24", "l1", "sum").item() == 0.0
 
 
+def test_huber_smoothness_is_l1_on_edges_and_quadratic_below_beta() -> None:
+    from neuromask.explainers.neuromask import HUBER_BETA
+
+    responses = _literal_laplace(W, KERNELS["laplace4"])  # all |r| >= 1 > beta
+    literal = sum(abs(r) - HUBER_BETA / 2 for r in responses)
+    assert smoothness_loss(W[None, None], "laplace4", "huber", "sum").item() == pytest.approx(literal, rel=1e-6)
+    # a response of 0.01 < beta: 0.5 r^2 / beta
+    tiny = torch.zeros(1, 1, 3, 3)
+    tiny[0, 0, 1, 1] = -0.01 / 4  # the 4-neighbour response at the centre is -4 * w = 0.01
+    got = smoothness_loss(tiny, "laplace4", "huber", "sum").item()
+    assert got == pytest.approx(0.5 * 0.01**2 / HUBER_BETA, rel=1e-4)
+
+
 def test_replicate_padding_smooths_the_border_cells_too() -> None:
     padded = F.pad(W[None, None], (1, 1, 1, 1), mode="replicate")[0, 0]
     responses = _literal_laplace(padded, KERNELS["laplace4"])

@@ -36,6 +36,10 @@ Three presets (every value also a keyword option):
       * lambda_sparse 0.75 (0.5 fails the model-randomisation check on textures, 1.0
         costs pixel AUROC there), lambda_delete 0.3, lambda_smooth 0.2, 200 steps
         (100 leave the background lit);
+      * the smoothness term's L1 with a quadratic core (``smooth_norm="huber"``): the
+        L1's gradient jumps between -1 and +1 on responses of rounding size, and Adam
+        turns such jumps into full steps, so a batch would differ from its images one
+        by one; beyond 0.1 it is the L1;
       * a zero initialisation and a 28 x 28 mask (cells a fixed fraction of the image),
         bilinearly upsampled.
 
@@ -59,6 +63,9 @@ from .._core import make_baseline
 
 # Smoothing kernels: the paper's discrete Laplacian (4-neighbour) and the reference
 # code's 8- and 24-neighbour variants (centre 8 or 24, all others -1).
+# Where the "huber" smoothness norm turns from quadratic to L1, in units of W (logits).
+HUBER_BETA = 0.1
+
 # The default blur's sigma as a fraction of the image's shorter side (10 px at 224 px).
 BLUR_FRACTION = 10.0 / 224
 
@@ -116,7 +123,16 @@ def smoothness_loss(
     if weights.shape[-1] < k.shape[-1] or weights.shape[-2] < k.shape[-2]:
         return weights.new_zeros(weights.shape[0])
     response = F.conv2d(weights, k[None, None]).flatten(1)
-    per_pixel = response.abs() if norm == "l1" else response.square()
+    if norm == "l1":
+        per_pixel = response.abs()
+    elif norm == "huber":
+        # L1 beyond HUBER_BETA, quadratic below: the same penalty as L1 on real edges, but
+        # a gradient that goes to 0 with the response instead of jumping between -1 and 1,
+        # whose sign on responses of float-rounding size Adam would amplify to full steps
+        # (a batch would then differ from its images one by one).
+        per_pixel = F.smooth_l1_loss(response, torch.zeros_like(response), reduction="none", beta=HUBER_BETA)
+    else:
+        per_pixel = response.square()
     return per_pixel.sum(1) if reduction == "sum" else per_pixel.mean(1)
 
 
@@ -207,7 +223,7 @@ def neuromask(
     temperature: float = 1.0,
     reduction: str = "mean",
     smooth_kernel: str = "laplace4",
-    smooth_norm: str = "l1",
+    smooth_norm: str = "huber",
     smooth_padding: str = "replicate",
     optimizer: str = "adam",
     rms_decay: float = 0.9,
@@ -242,7 +258,8 @@ def neuromask(
         reduction: ``"sum"`` (the paper's norms) or ``"mean"`` (the reference code)
             over the mask's pixels, for both regularisers.
         smooth_kernel: ``"laplace4"``, ``"laplace8"`` or ``"laplace24"`` (see KERNELS).
-        smooth_norm: ``"l1"`` (paper) or ``"l2"`` (reference code: mean of squares).
+        smooth_norm: ``"l1"`` (paper), ``"l2"`` (reference code: mean of squares) or
+            ``"huber"`` (L1 with a quadratic core below ``HUBER_BETA``, the default).
         smooth_padding: ``"none"`` (the reference code) or ``"replicate"`` (the kernel
             also at the border, so that edge cells are smoothed like the rest).
         optimizer: ``"rmsprop_tf1"`` (TensorFlow 1 semantics), ``"rmsprop"``
@@ -282,8 +299,8 @@ def neuromask(
         raise InputError(f"reduction must be 'sum' or 'mean'; got {reduction!r}")
     if smooth_kernel not in KERNELS:
         raise InputError(f"smooth_kernel must be one of {', '.join(KERNELS)}; got {smooth_kernel!r}")
-    if smooth_norm not in ("l1", "l2"):
-        raise InputError(f"smooth_norm must be 'l1' or 'l2'; got {smooth_norm!r}")
+    if smooth_norm not in ("l1", "l2", "huber"):
+        raise InputError(f"smooth_norm must be 'l1', 'l2' or 'huber'; got {smooth_norm!r}")
     if smooth_padding not in ("none", "replicate"):
         raise InputError(f"smooth_padding must be 'none' or 'replicate'; got {smooth_padding!r}")
     if lambda_delete < 0 or lambda_area < 0:
