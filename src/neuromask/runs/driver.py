@@ -124,9 +124,9 @@ def explain_dataset(
     described = {m: canonical_json({"options": complete[m], "target": target}) for m in methods}
     with _locked(out):
         manifest = Manifest(out / MANIFEST)
-        todo = [(item, s) for item, s in items if not manifest.done(item.key)]
-        summary = RunSummary(out, len(items), len(items) - len(todo), 0)
-        batches = _batches(todo, options, target, batch_size)
+        already = sum(manifest.done(item.key) for item, _ in items)
+        summary = RunSummary(out, len(items), already, 0)
+        batches = _batches(items, manifest, options, target, batch_size)
         if workers == 1 and address is None:
             results = run_in_process(lambda: loaded, explain_batch, batches)
         else:
@@ -140,6 +140,8 @@ def explain_dataset(
             for batch, result in results:
                 tasks = {task.item.key: task for task in batch.tasks}
                 for outcome in _outcomes(batch, result):
+                    if manifest.done(outcome.item.key):
+                        continue  # computed again only to keep its batch whole
                     task = tasks[outcome.item.key]
                     options_text = described[batch.method]
                     if outcome.status == "ok":
@@ -178,16 +180,25 @@ def _locked(out: Path) -> Iterator[None]:
 
 
 def _batches(
-    todo: list[tuple[WorkItem, Sample]], options: dict[str, dict[str, Any]], target: str, batch_size: int
+    items: list[tuple[WorkItem, Sample]], manifest: Manifest, options: dict[str, dict[str, Any]], target: str,
+    batch_size: int,
 ) -> Iterator[Batch]:
-    """Batches of one method each, the images' bytes read only when the engine asks for the batch."""
+    """Batches of one method each, the images' bytes read only when the engine asks for the batch.
+
+    A batch is always the same images (the i-th ``batch_size`` images of its method), and
+    is computed whole when any of its items is missing: a batch's maps can differ from the
+    same images' maps in another batch by float rounding, so a resumed run gives maps
+    bit-identical to an uninterrupted run's.
+    """
     by_method: dict[str, list[tuple[WorkItem, Sample]]] = {}
-    for item, sample in todo:
+    for item, sample in items:
         by_method.setdefault(item.method, []).append((item, sample))
     for method, pairs in by_method.items():
         for start in range(0, len(pairs), batch_size):
-            tasks = [_task(item, sample) for item, sample in pairs[start : start + batch_size]]
-            yield Batch(method, dict(options.get(method, {})), target, tasks)
+            chunk = pairs[start : start + batch_size]
+            if all(manifest.done(item.key) for item, _ in chunk):
+                continue
+            yield Batch(method, dict(options.get(method, {})), target, [_task(item, sample) for item, sample in chunk])
 
 
 def _task(item: WorkItem, sample: Sample) -> Task:

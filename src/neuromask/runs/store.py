@@ -102,9 +102,10 @@ class MapStore:
 
         staging = self.tmp / f"{name}.{uuid.uuid4().hex}"
         try:
+            # Chunk keys "0.0" beside zarr.json (not "c/0/0"): one folder to fsync, not three.
             array = zarr.create_array(
                 store=str(staging), shape=values.shape, chunks=values.shape, dtype="float32",
-                attributes=attributes, zarr_format=3,
+                attributes=attributes, zarr_format=3, chunk_key_encoding={"name": "v2", "separator": "."},
             )
             array[...] = values.astype(np.float32, copy=False)
             _fsync_tree(staging)
