@@ -86,8 +86,9 @@ def run_on_ray(
         batches: consumed lazily, at most ``workers * (1 + PREFETCH)`` in flight.
         workers: the number of actors.
         address: a Ray cluster's address (``ray start --head`` prints it; ``auto`` finds a
-            local one); ``None`` starts a local instance with ``workers * threads`` CPUs,
-            unless this process is already connected to one, which is then used.
+            local one); ``None``: the cluster in ``RAY_ADDRESS`` (set inside ``ray job
+            submit``), else a new local instance with ``workers * threads`` CPUs; a Ray
+            instance this process is already connected to is always the one used.
         threads: ``torch`` threads and Ray CPUs per actor (default: this machine's cores
             shared out among the workers).
     """
@@ -97,8 +98,17 @@ def run_on_ray(
     threads = threads or default_threads(workers)
     started = False
     if not ray.is_initialized():
+        # Inside `ray job submit` RAY_ADDRESS names the cluster the job runs on.
+        address = address or os.environ.get("RAY_ADDRESS")
         if address is not None:
-            ray.init(address=address, log_to_driver=False)
+            try:
+                ray.init(address=address, log_to_driver=False)
+            except ConnectionError as exc:
+                raise ConnectionError(
+                    f"cannot connect to the Ray cluster at '{address}' ({exc}); is it running, and with token "
+                    "authentication on (Ray 2.60's default) is RAY_AUTH_MODE=token set here and the cluster's "
+                    "token in ~/.ray/auth_token or RAY_AUTH_TOKEN?"
+                ) from exc
         else:
             ray.init(num_cpus=workers * threads, include_dashboard=False, log_to_driver=False)
         started = True
