@@ -14,8 +14,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..api import method_options, method_presets, methods
+from ..api import methods, resolve_options
 from ..errors import UnknownNameError
+from ..explainers import METHODS
 
 # Options that change how a run is shown, never its result.
 _NOT_HASHED = ("progress",)
@@ -56,26 +57,16 @@ def canonical_json(value: Any) -> str:
 def complete_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
     """The method's defaults, then its preset's values, then ``options``.
 
+    Resolved by the function :func:`neuromask.explain` itself uses, so the hash covers
+    exactly the options the method runs with (the model's mean and std aside: the model
+    is part of the item).
+
     Raises:
         UnknownNameError: an unknown method, preset or option name.
     """
     if method not in methods():
         raise UnknownNameError(f"unknown method '{method}'; methods: {', '.join(methods())}")
-    options = dict(options)
-    resolved = method_options(method)
-    preset = options.pop("preset", None)
-    if preset is not None:
-        presets = method_presets(method)
-        if preset not in presets:
-            raise UnknownNameError(f"method '{method}' has no preset '{preset}'; presets: {', '.join(presets) or 'none'}")
-        resolved.update(presets[preset])
-    unknown = sorted(set(options) - set(resolved))
-    if unknown:
-        raise UnknownNameError(
-            f"method '{method}' has no option {', '.join(repr(u) for u in unknown)}; "
-            f"its options are: {', '.join(sorted(resolved))}"
-        )
-    resolved.update(options)
+    resolved = resolve_options(METHODS.entry(method), options, None)
     return {k: v for k, v in resolved.items() if k not in _NOT_HASHED}
 
 
