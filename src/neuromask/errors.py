@@ -12,6 +12,7 @@ message names the problem, what was expected and what was got, on one line.
 ``ImageLoadError``        an image file that is missing, empty, corrupt or too small
 ``UnsupportedModelError`` a method that cannot explain this model (e.g. no conv layer)
 ``MissingDependencyError`` an optional extra is not installed (an ``ImportError``)
+``ImageNote``             a warning (not an error): e.g. only an animation's first frame is used
 ========================  ==========================================================
 
 The command line's exit codes, one rule for every subcommand:
@@ -73,6 +74,11 @@ class UnsupportedModelError(InputError):
 
 class MissingDependencyError(NeuromaskError, ImportError):
     """An optional dependency is missing; the message says which extra installs it."""
+
+
+class ImageNote(UserWarning):
+    """Something a user should know about an image that was still read, e.g. that only the
+    first frame of an animated GIF is explained. The CLI prints each on one line."""
 
 
 def require(module: str, extra: str, purpose: str):  # noqa: ANN201 - returns a module

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import torch
 
 from .._core import atomic_path, model_device, save_npy, write_text
 from ..api import explain, method_info, require_available, resolve_options
-from ..errors import EXIT_BUG, EXIT_FAILED, EXIT_OK, InputError, NeuromaskError, TargetError
+from ..errors import EXIT_BUG, EXIT_FAILED, EXIT_OK, ImageNote, InputError, NeuromaskError, TargetError
 from ..explainers import METHODS
 from ..types import Explanation, LoadedModel
 
@@ -57,6 +58,26 @@ def exit_code(failures: list[Failure]) -> int:
     if any(f.unexpected for f in failures):
         return EXIT_BUG
     return EXIT_FAILED if failures else EXIT_OK
+
+
+def read_image(path: Path, model: LoadedModel, command: str) -> tuple[Any, torch.Tensor, Any]:
+    """``load_image`` + ``preprocess_image``: (the RGB image, inputs (C, H, W), geometry).
+
+    An :class:`ImageNote` (e.g. only an animation's first frame is used) is printed as one
+    line, ``neuromask COMMAND: PATH: note: ...``.
+    """
+    from ..images import load_image, preprocess_image
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ImageNote)
+        image = load_image(path)
+    for w in caught:
+        if issubclass(w.category, ImageNote):
+            print(f"neuromask {command}: {path}: note: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    tensor, geometry = preprocess_image(model, image)
+    return image, tensor, geometry
 
 
 def check_request(model: LoadedModel, method: str, target: str | None, params: dict[str, Any]) -> None:
@@ -179,7 +200,7 @@ def explain_files(
     Returns what was written and a :class:`Failure` for each image that was not. A batch
     that fails is retried image by image, so one bad image does not take its batch with it.
     """
-    from ..images import load_image, preprocess_image, to_original_size
+    from ..images import to_original_size
 
     out.mkdir(parents=True, exist_ok=True)
     written: list[Written] = []
@@ -187,8 +208,7 @@ def explain_files(
     loaded = []
     for path in paths:
         try:
-            image = load_image(path)
-            tensor, geometry = preprocess_image(model, image)
+            image, tensor, geometry = read_image(path, model, "explain")
             loaded.append((path, np.asarray(image), tensor, geometry))
         except Exception as exc:  # noqa: BLE001 - every failure is reported per file, see failure()
             failures.append(failure(f"{path}", exc))

@@ -16,7 +16,7 @@ from .._core import atomic_path, save_npy, write_text
 from ..api import explain, method_info, methods, require_available, resolve_options
 from ..errors import UnknownNameError
 from ..explainers import METHODS
-from .common import Failure, exit_code, failure, parse_params
+from .common import Failure, exit_code, failure, parse_params, read_image
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="run several methods on the same images and draw them side by side")
@@ -76,7 +76,7 @@ def _pixels(inputs: torch.Tensor, model: Any) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..images import load_image, preprocess_image, to_original_size
+    from ..images import to_original_size
     from ..models import load_model
     from ..viz.grid import comparison_grid
 
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     failures: list[Failure] = []
     for path in args.images:
         try:
-            tensor, geometry = preprocess_image(model, load_image(path))
+            _, tensor, geometry = read_image(path, model, "compare")
         except Exception as exc:  # noqa: BLE001 - reported per file, see failure()
             failures.append(failure(str(path), exc))
             continue
