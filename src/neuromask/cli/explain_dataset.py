@@ -1,8 +1,10 @@
 """``neuromask explain-dataset SOURCE --model MODEL --methods a,b --out DIR``: a whole dataset, resumably.
 
 Rerunning the same command computes only what is missing; see :mod:`neuromask.runs`.
-Exit status: 0 when every (image, method) is ``ok``, 1 when some failed (each on its own
-line on stderr, all in ``DIR/results.parquet``), 2 for a usage error.
+Exit status (the table in :mod:`neuromask.errors`): 0 when every (image, method) is ``ok``;
+1 when some failed (each on its own line on stderr, all in ``DIR/results.parquet``); 2 for
+a bad request; 3 when a failure was an unexpected exception (its traceback is shown, after
+every other item was still written).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api import methods
-from ..errors import InputError
+from ..errors import EXIT_BUG, EXIT_FAILED, EXIT_OK, InputError
 from .common import parse_params
 
 
@@ -76,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers, address=args.address, threads=args.threads,
         per_image=args.per_image, device=args.device, quiet=args.quiet,
     )
+    for _, _, trace in summary.bugs:
+        print(trace, file=sys.stderr, end="")
     for image, method, error in summary.failures:
         print(f"neuromask explain-dataset: {image} [{method}]: {error}", file=sys.stderr)
     if not args.quiet:
@@ -83,4 +87,10 @@ def run(args: argparse.Namespace) -> int:
             f"{summary.total} items: {summary.already_done} done before, {summary.computed} computed now, "
             f"{len(summary.failures)} failed -> {summary.out / 'results.parquet'}"
         )
-    return 0 if summary.ok else 1
+    if summary.bugs:
+        print(
+            f"neuromask explain-dataset: internal error in {len(summary.bugs)} item(s); this is a bug in neuromask "
+            "or a library it calls: please report it with the traceback above", file=sys.stderr,
+        )
+        return EXIT_BUG
+    return EXIT_OK if summary.ok else EXIT_FAILED

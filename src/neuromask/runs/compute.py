@@ -6,6 +6,7 @@ returns numbers and arrays, and never touches the output folder.
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 
 from ..api import explain
-from ..errors import InputError, NeuromaskError
+from ..errors import ImageLoadError, InputError, NeuromaskError
 from ..images import preprocess_image, to_original_size
 from ..types import LoadedModel
 from .items import WorkItem
@@ -49,7 +50,11 @@ class Batch:
 
 @dataclass
 class Outcome:
-    """The result of one task: ``status`` ``"ok"`` with the map (H0, W0) float32, or ``"failed"`` with ``error``."""
+    """The result of one task: ``status`` ``"ok"`` with the map (H0, W0) float32, or ``"failed"`` with ``error``.
+
+    ``traceback`` is set when the failure was an unexpected exception (not a
+    :class:`~neuromask.errors.NeuromaskError` about the input): a bug to show, not a bad image.
+    """
 
     item: WorkItem
     status: str
@@ -60,6 +65,7 @@ class Outcome:
     masked_probability: float | None = None
     seconds: float | None = None
     attribution: np.ndarray | None = field(default=None, repr=False)
+    traceback: str | None = field(default=None, repr=False)
 
 
 def load_worker_model(spec: str, device: str = "cpu") -> LoadedModel:
@@ -69,9 +75,13 @@ def load_worker_model(spec: str, device: str = "cpu") -> LoadedModel:
     return load_model(spec, device=device)
 
 
-def _one_line(exc: BaseException) -> str:
+def _failed(item: WorkItem, exc: BaseException) -> Outcome:
+    """A failure row: a NeuromaskError's one-line message, or an unexpected exception with its traceback."""
     text = " ".join(str(exc).split())
-    return text if isinstance(exc, NeuromaskError) else f"{type(exc).__name__}: {text}"
+    if isinstance(exc, NeuromaskError):
+        return Outcome(item, "failed", error=text)
+    trace = "".join(traceback.format_exception(exc))
+    return Outcome(item, "failed", error=f"{type(exc).__name__}: {text}", traceback=trace)
 
 
 def explain_batch(model: LoadedModel, batch: Batch) -> list[Outcome]:
@@ -86,7 +96,7 @@ def explain_batch(model: LoadedModel, batch: Batch) -> list[Outcome]:
     for task in batch.tasks:
         try:
             if task.data is None:
-                raise OSError(task.read_error or "the image could not be read")
+                raise ImageLoadError(task.read_error or f"image '{task.item.image}' could not be read")
             inputs, geometry = preprocess_image(model, decode_image(task.data, task.item.image))
             target = None
             if batch.target == "class":
@@ -95,7 +105,7 @@ def explain_batch(model: LoadedModel, batch: Batch) -> list[Outcome]:
                 target = model.class_index(task.class_name)
             ready.append((task, inputs, geometry, target))
         except Exception as exc:  # noqa: BLE001 - becomes this image's failure row
-            outcomes.append(Outcome(task.item, "failed", error=_one_line(exc)))
+            outcomes.append(_failed(task.item, exc))
     if not ready:
         return outcomes
     inputs = torch.stack([r[1] for r in ready])
@@ -103,7 +113,7 @@ def explain_batch(model: LoadedModel, batch: Batch) -> list[Outcome]:
     try:
         explanation = explain(model, inputs, target=target, method=batch.method, **batch.params)
     except Exception as exc:  # noqa: BLE001 - every image of the batch gets the reason
-        return outcomes + [Outcome(r[0].item, "failed", error=_one_line(exc)) for r in ready]
+        return outcomes + [_failed(r[0].item, exc) for r in ready]
     masked = explanation.extras.get("masked_probability")
     for i, (task, _, geometry, _) in enumerate(ready):
         index = int(explanation.target[i])

@@ -45,6 +45,7 @@ class RunSummary:
         already_done: items a previous run had finished.
         computed: items finished by this run (ok or failed).
         failures: (image, method, one-line reason) of every item whose latest result failed.
+        bugs: (image, method, traceback) of the failures that were unexpected exceptions.
     """
 
     out: Path
@@ -52,6 +53,7 @@ class RunSummary:
     already_done: int
     computed: int
     failures: list[tuple[str, str, str]] = field(default_factory=list)
+    bugs: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -158,6 +160,7 @@ def explain_dataset(
             records = [manifest.records[item.key] for item, _ in items if item.key in manifest.records]
             write_table(out, records)
     summary.failures = [(r["image"], r["method"], r["error"]) for r in records if r["status"] != "ok"]
+    summary.bugs = [(r["image"], r["method"], r["traceback"]) for r in records if r.get("traceback")]
     return summary
 
 
@@ -234,6 +237,7 @@ def _record(outcome: Outcome, options: str, class_name: str | None) -> dict[str,
         "seconds": outcome.seconds,
         "error": outcome.error,
         "map": item.map_name if ok else None,
+        "traceback": outcome.traceback,
     }
 
 
@@ -270,6 +274,6 @@ def _write_per_image(folder: Path, outcome: Outcome, task: Task, options: str) -
         os.replace(png, stem.with_name(stem.name + ".png"))
     finally:
         png.unlink(missing_ok=True)
-    record = {k: v for k, v in _record(outcome, options, task.class_name).items() if k not in ("key", "map")}
+    record = {k: v for k, v in _record(outcome, options, task.class_name).items() if k not in ("key", "map", "traceback")}
     replace_atomically(stem.with_name(stem.name + ".json"), (json.dumps(record, indent=2) + "\n").encode())
 

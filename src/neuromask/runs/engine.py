@@ -104,7 +104,7 @@ def run_on_ray(
             try:
                 ray.init(address=address, log_to_driver=False)
             except ConnectionError as exc:
-                raise ConnectionError(
+                raise InputError(
                     f"cannot connect to the Ray cluster at '{address}' ({exc}); is it running, and with token "
                     "authentication on (Ray 2.60's default) is RAY_AUTH_MODE=token set here and the cluster's "
                     "token in ~/.ray/auth_token or RAY_AUTH_TOKEN?"

@@ -54,10 +54,10 @@ class Manifest:
             while view:
                 view = view[os.write(self._fd, view):]
             os.fsync(self._fd)
-        except OSError:
+        except OSError as exc:
             # A full disk can take part of the line: cut it, so that the next append starts a line.
             os.ftruncate(self._fd, start)
-            raise
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
         self.records[record["key"]] = record
 
     def close(self) -> None:
