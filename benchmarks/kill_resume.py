@@ -15,8 +15,11 @@ Scenarios:
   run of the command under a load of 15 on 2 cores): 20 photos (scikit-image's 10 colour
   photos and their mirror images, as PNGs), NeuroMask with 10 steps on EfficientNet-Lite0.
 
-Each kill lands at ``startup + U(0, 1) * (run time left)``, the run time left estimated
-from the reference run and what is already done; the moments are drawn from ``--seed``.
+The kill points are random: five distinct item counts drawn uniformly from 1 .. total - 1
+(sorted), and the k-th run is killed once the manifest holds that many lines plus a
+random fraction of one item's time (from the reference run), so that the kill lands
+anywhere inside the work of the next item or batch: in the computation, the Zarr write,
+the rename or the manifest append. Drawn from ``--seed``.
 
     python benchmarks/kill_resume.py [--kills 5] [--seed 0] [--scenarios fast,neuromask,...]
 
@@ -108,21 +111,20 @@ def run_scenario(name: str, spec: dict, work: Path, kills: int, rng: random.Rand
     total = spec["images"] * len(methods)
 
     out = work / f"{name}-killed"
+    per_item = (full - startup) / total
     moments = []
-    for _ in range(kills):
-        left = (full - startup) * (1 - recorded(out) / total)
-        delay = startup + rng.uniform(0, 1) * left
+    for target in sorted(rng.sample(range(1, total), kills)):
         before = recorded(out)
         proc = subprocess.Popen(command(out))
-        try:
-            proc.wait(timeout=delay)
-            moments.append({"delay_s": round(delay, 2), "recorded_before": before, "killed": False,
-                            "recorded_after": recorded(out)})
-        except subprocess.TimeoutExpired:
+        while proc.poll() is None and recorded(out) < target:
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0, per_item))
+        killed = proc.poll() is None
+        if killed:
             os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-            moments.append({"delay_s": round(delay, 2), "recorded_before": before, "killed": True,
-                            "recorded_after": recorded(out)})
+        proc.wait()
+        moments.append({"target": target, "recorded_before": before, "killed": killed,
+                        "recorded_after": recorded(out)})
     final = subprocess.run(command(out))
 
     lines = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
@@ -165,7 +167,8 @@ def markdown(results: list[dict], machine: dict, args: argparse.Namespace) -> st
         "# explain-dataset killed with SIGKILL and rerun",
         "",
         f"Each scenario: one uninterrupted run (the reference), and one started {args.kills} times, each time "
-        "killed with SIGKILL at a random moment (unless it finished first), then run to the end "
+        "killed with SIGKILL at a random moment (once the manifest reached a random line count, plus a random "
+        "part of one item's time), then run to the end "
         f"(`python benchmarks/kill_resume.py --kills {args.kills} --seed {args.seed}`). "
         "'recorded at each kill': the manifest's lines just after each kill.",
         "",

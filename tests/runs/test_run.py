@@ -226,3 +226,17 @@ def test_a_second_driver_on_the_same_folder_is_refused(image_folder: Path, tmp_p
 def test_store_writes_whole_files(tmp_path: Path) -> None:
     store_module.replace_atomically(tmp_path / "a.bin", b"123")
     assert (tmp_path / "a.bin").read_bytes() == b"123" and os.listdir(tmp_path) == ["a.bin"]
+
+
+def test_config_file_then_option_on_top(image_folder: Path, tmp_path: Path) -> None:
+    config = tmp_path / "options.toml"
+    config.write_text('[neuromask]\nsteps = 1\nlr = 0.05\n')
+    out = tmp_path / "out"
+    code = main(["explain-dataset", str(image_folder), "--model", MODEL, "--methods", "neuromask",
+                 "--config", str(config), "--option", "neuromask.lr=0.2", "--out", str(out), "--quiet"])
+    assert code == 0
+    used = {json.dumps(json.loads(r["options"])["options"], sort_keys=True)
+            for r in pq.read_table(out / "results.parquet").to_pylist()}
+    assert len(used) == 1
+    options = json.loads(used.pop())
+    assert (options["steps"], options["lr"]) == (1, 0.2)
