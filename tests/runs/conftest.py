@@ -20,6 +20,6 @@ def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ray_instance():
     """One local Ray instance with 2 CPUs for the whole session: its start-up (6-9 s) is paid once."""
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()

@@ -110,7 +110,8 @@ def run_on_ray(
                     "token in ~/.ray/auth_token or RAY_AUTH_TOKEN?"
                 ) from exc
         else:
-            ray.init(num_cpus=workers * threads, include_dashboard=False, log_to_driver=False)
+            # "local": a new instance even when `ray start` left a cluster running on this machine.
+            ray.init(address="local", num_cpus=workers * threads, include_dashboard=False, log_to_driver=False)
         started = True
     actor_class = ray.remote(num_cpus=threads, max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS)(_Worker)
     actors = [actor_class.remote(setup, compute, threads) for _ in range(workers)]
