@@ -79,3 +79,17 @@ def test_zennit_imports_without_torchvision() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+def test_lrp_refuses_binarized_networks() -> None:
+    # Zennit's z+ rule would run BinaryConv2d.forward on clamp(W, 0), which it binarizes
+    # again to +1 everywhere: a map that ignores the real binary weights. Refused instead.
+    from neuromask.models.binary import BinaryCNN
+
+    torch.manual_seed(0)
+    model = BinaryCNN(2, width=4).eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(UnsupportedModelError, match="binarized layers.*BinaryConv2d.*BinarySign"):
+        neuromask.explain(model, torch.rand(1, 1, 16, 16), method="lrp_epsilon")
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert model.features[4].weight.requires_grad, "the model is handed back as it was found"
