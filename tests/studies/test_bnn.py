@@ -66,9 +66,11 @@ TINY = replace(
 
 
 def test_tiny_study_writes_the_contract_and_reuses_its_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    findings = bnn.run_bnn_study(tmp_path, config=TINY, log=lambda line: None)
-    stored = json.loads((tmp_path / "findings.json").read_text())["findings"]
-    assert [f["id"] for f in stored] == [1, 2, 3] == [f["id"] for f in findings]
+    summary = bnn.run_bnn_study(tmp_path, config=TINY, log=lambda line: None)
+    stored = json.loads((tmp_path / "findings.json").read_text())
+    assert stored["neuromask"] is None, "NeuroMask was not in this run's methods"
+    stored = stored["findings"]
+    assert [f["id"] for f in stored] == [1, 2, 3] == [f["id"] for f in summary["findings"]]
     for f in stored:
         assert isinstance(f["statistic"], str) and f["statistic"]
         assert isinstance(f["value"], float)
@@ -81,7 +83,7 @@ def test_tiny_study_writes_the_contract_and_reuses_its_work(tmp_path: Path, monk
     # A rerun must read the finished dataset instead of computing anything again.
     monkeypatch.setattr(bnn, "study_dataset", lambda *a, **k: pytest.fail("recomputed a finished dataset"))
     again = bnn.run_bnn_study(tmp_path, config=TINY, log=lambda line: None)
-    assert [f["value"] for f in again] == [f["value"] for f in findings]
+    assert [f["value"] for f in again["findings"]] == [f["value"] for f in summary["findings"]]
 
 
 def test_unknown_dataset_is_refused(tmp_path: Path) -> None:

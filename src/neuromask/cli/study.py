@@ -36,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    findings = run_bnn_study(args.out, quick=args.quick, datasets=args.dataset, cache=args.cache)
-    for f in findings:
+    summary = run_bnn_study(args.out, quick=args.quick, datasets=args.dataset, cache=args.cache)
+    for f in summary["findings"] + ([summary["neuromask"]] if summary["neuromask"] else []):
         lo, hi = f["ci95"]
-        print(f"[{f['id']}] {f['statistic']}: {f['value']:.3f} [{lo:.3f}, {hi:.3f}] -> {f['verdict']}")
+        outcome = f.get("verdict", f.get("standing"))
+        print(f"[{f['id']}] {f['statistic']}: {f['value']:.3f} [{lo:.3f}, {hi:.3f}] -> {outcome}")
     return 0

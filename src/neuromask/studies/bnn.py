@@ -430,6 +430,7 @@ def _load_dataset(name: str, config: StudyConfig, cache: Path, log: Callable[[st
 def study_dataset(name: str, config: StudyConfig, cache: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
     """The whole study on one dataset. Returns its results, with the bootstrap replicates
     (``_samples``) that pooling across datasets needs, and the seed-0 maps (``_maps``)."""
+    started = time.perf_counter()
     d = _load_dataset(name, config, cache, log)
     methods = study_methods(config)
     result: dict[str, Any] = {
@@ -447,9 +448,11 @@ def study_dataset(name: str, config: StudyConfig, cache: Path, log: Callable[[st
         ("estimator_swap", lambda: _estimator_swap(d, methods, config)),
         ("gradcam_layers", lambda: _gradcam_layers(d, config)),
     ):
-        started = time.perf_counter()
+        part_started = time.perf_counter()
         result[part] = fn()
-        log(f"  {name} {part}: {time.perf_counter() - started:.1f} s")
+        log(f"  {name} {part}: {time.perf_counter() - part_started:.1f} s")
+    result["timing"] = {"seconds": round(time.perf_counter() - started, 1), "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                        "load_average": list(_load_average()), "threads": torch.get_num_threads()}
     result["_maps"] = {
         "images": d.x[:, 0].numpy(),
         "evidence": d.evidence.numpy(),
@@ -466,7 +469,7 @@ def run_bnn_study(
     cache: str | Path | None = None,
     config: StudyConfig | None = None,
     log: Callable[[str], None] = print,
-) -> list[dict[str, Any]]:
+) -> dict[str, Any]:
     """Run the study and write its results, findings and report into ``out``.
 
     Args:
@@ -480,7 +483,8 @@ def run_bnn_study(
         log: where progress lines go.
 
     Returns:
-        The findings (what ``findings.json`` holds).
+        What ``findings.json`` holds: ``{"findings": [the paper's three], "neuromask": ...}``
+        (see :func:`neuromask.studies.findings.build_findings`).
     """
     from .findings import build_findings
     from .report import write_report
@@ -508,7 +512,7 @@ def run_bnn_study(
         done.parent.mkdir(parents=True, exist_ok=True)
         with done.open("wb") as fh:
             pickle.dump(results[-1], fh)
-    findings = build_findings(results, config)
+    summary = build_findings(results, config)
     meta = {
         "config": asdict(config),
         "methods": study_methods(config),
@@ -520,10 +524,10 @@ def run_bnn_study(
         },
     }
     (out / "results.json").write_text(json.dumps(_strip({"meta": meta, "datasets": results}), indent=1) + "\n")
-    (out / "findings.json").write_text(json.dumps({"findings": findings}, indent=2) + "\n")
-    write_report(out, meta, results, findings)
+    (out / "findings.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_report(out, meta, results, summary)
     log(f"wrote {out}/report.md, report.html, findings.json and results.json in {meta['seconds']:.0f} s")
-    return findings
+    return summary
 
 
 def _partial_path(out: Path, dataset: str, config: StudyConfig) -> Path:

@@ -23,7 +23,7 @@ Verdicts (``reproduced``, ``not reproduced``, ``reproduced only as stated``), th
    only as stated when it does not, but the gap at some inner layer does (they differ,
    but not at the layer Grad-CAM uses by default); not reproduced otherwise.
 
-Where an interval cannot be computed (too few seeds) the verdict is ``undetermined``.
+Where an interval cannot be computed (a run with one seed) the verdict is ``undetermined``.
 """
 
 from __future__ import annotations
@@ -192,6 +192,7 @@ def finding_neuromask(results: list[dict[str, Any]]) -> dict[str, Any] | None:
                                               for r in results])) for arch in ("cnn", "bnn")}
     within = _finite(bands["gap"]["ci95"]) and bands["gap"]["ci95"][1] >= 0
     return {
+        "id": "neuromask",
         "finding": "NeuroMask (not in the paper): its maps of FP and BNN against its cross-seed band; localisation on both",
         "statistic": "Spearman correlation of NeuroMask masks, FP vs BNN",
         "value": bands["fp_bnn"]["value"],
@@ -199,17 +200,16 @@ def finding_neuromask(results: list[dict[str, Any]]) -> dict[str, Any] | None:
         "band": {"fp_fp": stats.public(bands["fp_fp"]), "bnn_bnn": stats.public(bands["bnn_bnn"])},
         "gap": stats.public(bands["gap"]),
         "energy_pointing_game": epg,
-        "verdict": "as similar as two seeds" if within else "less similar than two seeds",
+        "standing": "as similar as two FP seeds" if within else "less similar than two FP seeds",
     }
 
 
-def build_findings(results: list[dict[str, Any]], config: StudyConfig) -> list[dict[str, Any]]:
-    """The three findings (and NeuroMask's standing when it was run), as findings.json holds them."""
+def build_findings(results: list[dict[str, Any]], config: StudyConfig) -> dict[str, Any]:
+    """What findings.json holds: ``findings``, the paper's three findings (ids 1-3, each with
+    ``statistic``, ``value``, ``ci95``, ``band``, ``verdict``), and ``neuromask``, NeuroMask's
+    standing (``None`` when the run left NeuroMask out). NeuroMask is kept out of the list:
+    it is not one of the paper's findings and has no reproduced / not reproduced verdict."""
     findings = [finding_gradient(results), finding_smoothgrad(results, config), finding_gradcam(results)]
     for i, f in enumerate(findings, 1):
         f["id"] = i
-    nm = finding_neuromask(results)
-    if nm is not None:
-        nm["id"] = "neuromask"
-        findings.append(nm)
-    return findings
+    return {"findings": findings, "neuromask": finding_neuromask(results)}

@@ -109,7 +109,7 @@ def _pool(results: list[dict[str, Any]], get) -> dict[str, Any]:  # noqa: ANN001
 
 
 def _conclusion(f: dict[str, Any]) -> str:
-    verdict = f["verdict"]
+    verdict = f.get("verdict")
     if f["id"] == 1:
         return (
             f"Saliency maps of an FP model and a BNN correlate at {fmt(f)} (Spearman), against "
@@ -132,13 +132,16 @@ def _conclusion(f: dict[str, Any]) -> str:
         )
     return (
         f"NeuroMask's masks of FP and BNN correlate at {fmt(f)} against {fmt(f['band']['fp_fp'])} (FP-FP) and "
-        f"{fmt(f['band']['bnn_bnn'])} (BNN-BNN): {verdict}. Energy-based pointing game: FP "
+        f"{fmt(f['band']['bnn_bnn'])} (BNN-BNN): {f['standing']}. Energy-based pointing game: FP "
         f"{fmt(f['energy_pointing_game']['cnn'])}, BNN {fmt(f['energy_pointing_game']['bnn'])}."
     )
 
 
-def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]], findings: list[dict[str, Any]]) -> list[Path]:
-    """Write report.md, report.html and the figures into ``out``; return their paths."""
+def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]], summary: dict[str, Any]) -> list[Path]:
+    """Write report.md, report.html and the figures into ``out``; return their paths.
+
+    ``summary`` is what findings.json holds (the three findings and NeuroMask's standing)."""
+    findings = summary["findings"] + ([summary["neuromask"]] if summary.get("neuromask") else [])
     out = Path(out)
     doc = _Doc()
     config = meta["config"]
@@ -147,9 +150,14 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
     doc.p(
         f"Run `{config['name']}`: datasets {', '.join(config['datasets'])}; {config['seeds']} seeds per "
         f"architecture; {config['images']} held-out images per dataset; methods {', '.join(methods)}. "
-        f"Took {meta['seconds']:.0f} s with {meta['machine']['threads']} torch thread(s); load average at the "
-        f"end {meta['machine']['load_average']}; torch {meta['machine']['torch']}; finished {meta['machine']['finished']}."
+        f"torch {meta['machine']['torch']}, {meta['machine']['threads']} torch thread(s)."
     )
+    doc.items([
+        f"{r['dataset']}: {r['timing']['seconds']:.0f} s of wall time, finished {r['timing']['finished']}, load "
+        f"average then {r['timing']['load_average']}" + (f" ({r['timing']['source']})" if "source" in r["timing"] else "")
+        if "timing" in r else f"{r['dataset']}: time not recorded"
+        for r in results
+    ])
     doc.p(
         "Every FP-vs-BNN similarity is read against the similarity of two FP models (FP-FP) and of two BNNs "
         "(BNN-BNN) trained with different seeds; 'gap' is FP-BNN minus FP-FP. Intervals are 95 % "
@@ -163,7 +171,8 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
         band_text = (f"FP-FP {fmt(band['fp_fp'])}; BNN-BNN {fmt(band['bnn_bnn'])}" if "fp_fp" in band else
                      "per-seed mean TV: " + "; ".join(f"{ARCH_NAMES[a]} {lo:.3f}–{hi:.3f}" for a, (lo, hi) in
                                                       band.get("per_seed_mean_tv_range", {}).items()))
-        rows.append([str(f["id"]), f["finding"], f["statistic"], fmt(f, 3), band_text, f["verdict"]])
+        rows.append([str(f["id"]), f["finding"], f["statistic"], fmt(f, 3), band_text,
+                     f.get("verdict", f.get("standing", ""))])
     doc.table(["#", "finding", "statistic", "value [95 % CI]", "cross-seed band", "verdict"], rows)
     doc.items([_conclusion(f) for f in findings])
 
@@ -313,7 +322,8 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
     doc.table(["layer", "net", "variant", "all_zero", "energy_pointing", "border", "FP-BNN ρ", "gap"], rows)
 
     doc.h(2, "Findings as data")
-    doc.p("findings.json holds each finding's statistic, value, ci95, band and verdict; results.json every number above.")
+    doc.p("findings.json holds each of the three findings' statistic, value, ci95, band and verdict, and "
+          "NeuroMask's standing; results.json every number above.")
 
     md, page = out / "report.md", out / "report.html"
     md.write_text(doc.markdown(), encoding="utf-8")
