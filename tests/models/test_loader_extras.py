@@ -262,3 +262,47 @@ def test_bad_onnx_files(tmp_path: Path) -> None:
     _tiny_onnx(path)
     with pytest.raises(ModelLoadError, match=r"fails on an input of shape \(1, 1, 20, 24\)"):
         load_model(path, channels=1, mean=(0.0,), std=(1.0,))
+
+
+def test_onnx_channels_last_softmax_export_is_wrapped(tmp_path: Path) -> None:
+    """A Keras-style export: input (N, 20, 24, 3), a transpose inside, softmax at the end."""
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx2torch")
+    import torch.nn.functional as F
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(1)
+    w = {
+        "w1": rng.standard_normal((4, 3, 3, 3)).astype(np.float32),
+        "b1": rng.standard_normal(4).astype(np.float32),
+        "w2": rng.standard_normal((5, 4)).astype(np.float32),
+        "b2": rng.standard_normal(5).astype(np.float32),
+    }
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
+        helper.make_node("Conv", ["t", "w1", "b1"], ["c"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("GlobalAveragePool", ["r"], ["p"]),
+        helper.make_node("Flatten", ["p"], ["f"], axis=1),
+        helper.make_node("Gemm", ["f", "w2", "b2"], ["z"], transB=1),
+        helper.make_node("Softmax", ["z"], ["y"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes, "keras_style",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 20, 24, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5])],
+        [numpy_helper.from_array(v, k) for k, v in w.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    path = tmp_path / "keras_style.onnx"
+    onnx.save(model, str(path))
+
+    loaded = load_model(path)
+    assert loaded.input_size == (20, 24) and loaded.channels == 3
+    assert loaded.extra["input_layout"] == "NHWC" and loaded.extra["outputs"] == "probabilities"
+    x = torch.randn(2, 3, 20, 24, generator=torch.Generator().manual_seed(0))
+    t = {k: torch.from_numpy(v) for k, v in w.items()}
+    logits = F.linear(F.relu(F.conv2d(x, t["w1"], t["b1"], padding=1)).mean(dim=(2, 3)), t["w2"], t["b2"])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.module(x), logits.log_softmax(dim=1), rtol=0, atol=1e-5)
