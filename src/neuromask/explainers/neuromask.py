@@ -20,7 +20,7 @@ Three presets (every value also a keyword option):
     tau 10, temperature 0.3 (1 for CIFAR), means, squared 5x5 (3x3 for CIFAR)
     Laplacian without padding, TensorFlow-1 RMSProp, black hidden pixels, 2000 steps.
   - the defaults of the signature: chosen by measurement (see
-    ``benchmarks/results/neuromask_defaults.md``): a zero initialisation and a coarse
+    ``benchmarks/results/neuromask_defaults_exploration.md``): a zero initialisation and a coarse
     28x28 mask localise within a few hundred steps where U(-tau, tau) is still salt and
     pepper; hidden pixels become a blurred copy of the image, because towards a flat
     colour the model stays confident on a faintly dimmed whole image and the
