@@ -15,16 +15,8 @@ import torch
 from torch import nn
 
 import neuromask
+from explainers._fixtures import one_thread  # noqa: F401 - autouse: tiny TorchScript models, one thread
 from neuromask.models.exported import ChannelsLastInput, LogProbabilities
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny TorchScript models run far faster on one thread on a loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _cnn() -> nn.Module:

@@ -199,9 +199,10 @@ def test_timm_errors(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- ONNX
 
 
-def _tiny_onnx(path: Path) -> dict[str, np.ndarray]:
+def _tiny_onnx(path: Path, *, keras_style: bool = False) -> dict[str, np.ndarray]:
     """conv 3x3 (3 -> 4) -> relu -> global average pool -> linear (4 -> 5), batch dynamic,
-    input 3 x 20 x 24; returns its weights."""
+    input 3 x 20 x 24; returns its weights. ``keras_style``: the input is channels-last
+    (N, 20, 24, 3), transposed inside the graph, and a softmax ends it."""
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
@@ -213,15 +214,18 @@ def _tiny_onnx(path: Path) -> dict[str, np.ndarray]:
         "b2": rng.standard_normal(5).astype(np.float32),
     }
     nodes = [
-        helper.make_node("Conv", ["x", "w1", "b1"], ["c"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+        helper.make_node("Conv", ["t" if keras_style else "x", "w1", "b1"], ["c"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
         helper.make_node("Relu", ["c"], ["r"]),
         helper.make_node("GlobalAveragePool", ["r"], ["p"]),
         helper.make_node("Flatten", ["p"], ["f"], axis=1),
-        helper.make_node("Gemm", ["f", "w2", "b2"], ["y"], transB=1),
+        helper.make_node("Gemm", ["f", "w2", "b2"], ["z" if keras_style else "y"], transB=1),
     ]
+    if keras_style:
+        nodes.insert(0, helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]))
+        nodes.append(helper.make_node("Softmax", ["z"], ["y"], axis=1))
     graph = helper.make_graph(
         nodes, "tiny",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 20, 24])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 20, 24, 3] if keras_style else ["N", 3, 20, 24])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5])],
         [numpy_helper.from_array(v, k) for k, v in weights.items()],
     )
@@ -265,44 +269,17 @@ def test_bad_onnx_files(tmp_path: Path) -> None:
 
 
 def test_onnx_channels_last_softmax_export_is_wrapped(tmp_path: Path) -> None:
-    """A Keras-style export: input (N, 20, 24, 3), a transpose inside, softmax at the end."""
-    onnx = pytest.importorskip("onnx")
+    """A Keras-style export: input (N, 20, 24, 3), a transpose inside, softmax at the end;
+    loaded, it takes (N, C, H, W) and returns the log-softmax of the reference logits."""
     pytest.importorskip("onnx2torch")
     import torch.nn.functional as F
-    from onnx import TensorProto, helper, numpy_helper
 
-    rng = np.random.default_rng(1)
-    w = {
-        "w1": rng.standard_normal((4, 3, 3, 3)).astype(np.float32),
-        "b1": rng.standard_normal(4).astype(np.float32),
-        "w2": rng.standard_normal((5, 4)).astype(np.float32),
-        "b2": rng.standard_normal(5).astype(np.float32),
-    }
-    nodes = [
-        helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
-        helper.make_node("Conv", ["t", "w1", "b1"], ["c"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
-        helper.make_node("Relu", ["c"], ["r"]),
-        helper.make_node("GlobalAveragePool", ["r"], ["p"]),
-        helper.make_node("Flatten", ["p"], ["f"], axis=1),
-        helper.make_node("Gemm", ["f", "w2", "b2"], ["z"], transB=1),
-        helper.make_node("Softmax", ["z"], ["y"], axis=1),
-    ]
-    graph = helper.make_graph(
-        nodes, "keras_style",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 20, 24, 3])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5])],
-        [numpy_helper.from_array(v, k) for k, v in w.items()],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    onnx.checker.check_model(model)
     path = tmp_path / "keras_style.onnx"
-    onnx.save(model, str(path))
-
+    t = {k: torch.from_numpy(v) for k, v in _tiny_onnx(path, keras_style=True).items()}
     loaded = load_model(path)
     assert loaded.input_size == (20, 24) and loaded.channels == 3
     assert loaded.extra["input_layout"] == "NHWC" and loaded.extra["outputs"] == "probabilities"
     x = torch.randn(2, 3, 20, 24, generator=torch.Generator().manual_seed(0))
-    t = {k: torch.from_numpy(v) for k, v in w.items()}
     logits = F.linear(F.relu(F.conv2d(x, t["w1"], t["b1"], padding=1)).mean(dim=(2, 3)), t["w2"], t["b2"])
     with torch.no_grad():
         torch.testing.assert_close(loaded.module(x), logits.log_softmax(dim=1), rtol=0, atol=1e-5)
