@@ -153,3 +153,17 @@ def test_exit_130_on_ctrl_c_leaves_only_complete_files(model_file, images, tmp_p
     json.loads((out / "a.saliency.json").read_text())
     assert np.load(out / "b.saliency.npy").shape == (40, 48)
     Image.open(out / "a.saliency.png").verify()
+
+
+def test_compare_keeps_every_other_image_when_one_breaks_a_method(model_file, images, tmp_path, capsys) -> None:
+    out = tmp_path / "c"
+    code = main(["compare", str(images["a"]), str(images["white"]), str(images["b"]), "--model", str(model_file),
+                 "--methods", "saliency,random", "--out", str(out), "--quiet"])
+    assert code == 3  # the white image breaks the model: unexpected, so a bug's exit code
+    err = capsys.readouterr().err
+    for method in ("saliency", "random"):  # explain() itself runs the model once, also for random
+        assert f"neuromask compare: {images['white']}: {method}: unexpected " in err
+    npy = {p.name for p in out.glob("*.npy")}
+    assert npy == {"a.saliency.npy", "b.saliency.npy", "a.random.npy", "b.random.npy"}
+    assert (out / "compare.png").exists() and "Failures" in (out / "compare.html").read_text()
+    assert not [p for p in out.iterdir() if ".tmp-" in p.name]
