@@ -167,3 +167,16 @@ def test_compare_keeps_every_other_image_when_one_breaks_a_method(model_file, im
     assert npy == {"a.saliency.npy", "b.saliency.npy", "a.random.npy", "b.random.npy"}
     assert (out / "compare.png").exists() and "Failures" in (out / "compare.html").read_text()
     assert not [p for p in out.iterdir() if ".tmp-" in p.name]
+
+
+def test_pixel_options_follow_the_models_input_size(images, tmp_path) -> None:
+    """triangles_squares-cnn takes 32 x 32: occlusion's 32 px window (given for 224 px) would
+    cover the whole image; the CLI scales it from the registry unless the user sets it."""
+    out = tmp_path / "o"
+    assert main(["explain", str(images["a"]), "--model", "triangles_squares-cnn", "--method", "occlusion",
+                 "--out", str(out), "--quiet"]) == 0
+    record = json.loads((out / "a.occlusion.json").read_text())
+    assert (record["params"]["window"], record["params"]["stride"]) == (5, 2)  # 32 and 16 x 32 / 224
+    assert main(["explain", str(images["a"]), "--model", "triangles_squares-cnn", "--method", "occlusion",
+                 "--param", "window=8", "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "a.occlusion.json").read_text())["params"]["window"] == 8

@@ -89,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
     for name in names:  # a bad request is refused before any work (exit 2)
         require_available(name)
         resolve_options(METHODS.entry(name), params[name], model)
+        # Pixel-sized options are given for 224 px: scaled to the model's input size
+        # unless the user set them.
+        params[name] = {**method_info(name).scaled_options(model.input_size), **params[name]}
     args.out.mkdir(parents=True, exist_ok=True)
 
     paths, stems, tensors, geometries = [], [], [], []
