@@ -180,3 +180,31 @@ def test_pixel_options_follow_the_models_input_size(images, tmp_path) -> None:
     assert main(["explain", str(images["a"]), "--model", "triangles_squares-cnn", "--method", "occlusion",
                  "--param", "window=8", "--out", str(out), "--quiet"]) == 0
     assert json.loads((out / "a.occlusion.json").read_text())["params"]["window"] == 8
+
+
+def test_a_real_ctrl_c_exits_130(model_file, images, tmp_path) -> None:
+    """SIGINT to a running `neuromask explain` process: exit status 130, only complete files."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "o"
+    many = [images["a"], images["b"]] * 50  # far more than run before the signal
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "neuromask.cli.main", "explain", *map(str, many), "--model", str(model_file),
+         "--steps", "30", "--batch-size", "1", "--out", str(out), "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 180
+    while not list(out.glob("*.json")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-500:]
+    assert "interrupted" in err and "Traceback" not in err
+    assert not [p for p in out.iterdir() if ".tmp-" in p.name]
+    for js in out.glob("*.json"):
+        json.loads(js.read_text())
+    for npy in out.glob("*.npy"):
+        assert np.load(npy).shape == (40, 48)
