@@ -1,0 +1,230 @@
+"""The Streamlit script of ``neuromask dashboard``: an Explain page and a Results page.
+
+Layout only; every computation is a function of :mod:`neuromask.dashboard.logic`.
+Models are loaded once per server (``st.cache_resource``) and used by one explanation at
+a time; images and results live in each session's own ``st.session_state``, so two
+browser sessions never see each other's data.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+
+import neuromask
+from neuromask.dashboard import logic
+from neuromask.errors import ImageLoadError, InputError, NeuromaskError
+
+CUSTOM_MODEL = "a model file or spec…"
+COLUMNS = 4
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def shared_model(spec: str) -> logic.SharedModel:
+    return logic.load_shared(spec)
+
+
+def _state() -> tuple[dict[Any, logic.MethodResult], dict[Any, str]]:
+    """This session's remembered results and failures, keyed by (image, model, target, method, options)."""
+    st.session_state.setdefault("results", {})
+    st.session_state.setdefault("failures", {})
+    return st.session_state["results"], st.session_state["failures"]
+
+
+def _choose_image() -> tuple[str, Any] | None:
+    source = st.sidebar.radio("Image", ["Sample", "Upload"], key="source", horizontal=True)
+    if source == "Sample":
+        name = st.sidebar.selectbox("Sample image", logic.sample_names(), key="sample")
+        return name, logic.sample_image(name)
+    upload = st.sidebar.file_uploader(
+        f"An image file (up to {logic.MAX_PIXELS / 1e6:.0f} megapixels)", key="upload"
+    )
+    if upload is None:
+        st.info("Upload an image in the sidebar, or choose a sample.")
+        return None
+    try:
+        return upload.name, logic.read_upload(upload.getvalue(), upload.name)
+    except ImageLoadError as exc:
+        st.error(f"This upload cannot be used: {exc}")
+        return None
+
+
+def _choose_model() -> logic.SharedModel | None:
+    names = [name for name, _ in neuromask.list_models()]
+    choices = names + [CUSTOM_MODEL]
+    default = names.index("efficientnet_lite0") if "efficientnet_lite0" in names else 0
+    choice = st.sidebar.selectbox("Model", choices, index=default, key="model")
+    spec = choice
+    if choice == CUSTOM_MODEL:
+        spec = st.sidebar.text_input(
+            "Model file or spec", key="model_spec",
+            help="a TorchScript or ONNX file, weights.pt@package.module:Class, torchvision:NAME or timm:NAME",
+        ).strip()
+        if not spec:
+            st.info("Type a model file or spec in the sidebar.")
+            return None
+    try:
+        return shared_model(spec)
+    except (NeuromaskError, ValueError, OSError) as exc:
+        st.error(f"The model '{spec}' cannot be loaded: {exc}")
+        return None
+
+
+def _progress_callback(method: str) -> Any:
+    bar = st.progress(0.0, text=f"{method}: starting")
+
+    def update(done: int, total: int) -> None:
+        # About 50 updates per run: each one is a message to the browser.
+        if done == total or done % max(1, total // 50) == 0:
+            bar.progress(done / total, text=f"{method}: step {done} / {total}")
+
+    return update
+
+
+def _show_grid(picture: Any, results: list[logic.MethodResult]) -> None:
+    masks = [r.method for r in results if r.is_mask]
+    note = "Masks ({}) share one colour scale: the mask's value, 0 (blue) to 1 (red). ".format(", ".join(masks)) if masks else ""
+    st.caption(note + "Other maps have no common unit: each is stretched from its 1st to its 99th percentile.")
+    for start in range(0, len(results), COLUMNS):
+        cols = st.columns(COLUMNS)
+        for col, r in zip(cols, results[start : start + COLUMNS]):
+            with col:
+                st.image(logic.overlay(picture, logic.display_values(r.attribution, r.is_mask)),
+                         caption=f"{r.method} ({r.kind})", width="stretch")
+                st.caption(" · ".join(f"{k} {v:.3f}" for k, v in r.scores.items() if k != "seconds")
+                           + f" · {r.seconds:.2f} s")
+
+
+def _show_history(picture: Any, result: logic.MethodResult) -> None:
+    st.subheader("NeuroMask's mask while it learns")
+    step = st.select_slider("Optimisation step", options=result.history_steps,
+                            value=result.history_steps[-1], key="history_step")
+    frame = result.history[result.history_steps.index(step)]
+    st.image(logic.overlay(picture, logic.display_values(frame, True)), width=logic.DISPLAY_SIDE)
+    st.caption(f"step {step}: mask area {frame.mean():.3f}")
+
+
+def explain_page() -> None:
+    st.title("Explain an image")
+    chosen_image = _choose_image()
+    shared = _choose_model()
+    methods = st.sidebar.multiselect("Methods", logic.method_names(), default=["neuromask", "gradcam"], key="methods")
+    steps = st.sidebar.number_input("NeuroMask steps", min_value=1, max_value=5000, value=200, step=10, key="steps")
+    with_scores = st.sidebar.checkbox("Scores (deletion, insertion, mask area, masked probability)", value=True, key="scores")
+    if chosen_image is None or shared is None:
+        return
+    image_name, image = chosen_image
+    model = shared.model
+    try:
+        inputs, picture = logic.prepare(model, image)
+    except NeuromaskError as exc:
+        st.error(f"The model cannot take this image: {exc}")
+        return
+    top = logic.top_classes(model, inputs)
+    left, right = st.columns([1, 2])
+    with left:
+        st.image(logic.overlay(picture), caption=f"{image_name}, as {model.name} sees it")
+    with right:
+        target = st.radio("Class to explain (the model's top classes)", [t[0] for t in top], key="target",
+                          format_func=lambda i: next(f"{lab} (p = {p:.3f})" for j, lab, p in top if j == i))
+    if not methods:
+        st.info("Choose at least one method in the sidebar.")
+        return
+
+    results, failures = _state()
+    digest = logic.image_digest(image)
+
+    def key(method: str) -> tuple[Any, ...]:
+        options = {"steps": int(steps)} if method == "neuromask" else {}
+        return (digest, model.name, int(target), method, json.dumps(options), bool(with_scores))
+
+    if st.button("Explain", type="primary", key="run"):
+        for method in methods:
+            if key(method) in results:
+                continue
+            failures.pop(key(method), None)
+            options = {"steps": int(steps)} if method == "neuromask" else {}
+            progress = _progress_callback(method) if logic.reports_progress(method) else None
+            try:
+                with st.spinner(f"{method}…"):
+                    results[key(method)] = logic.run_method(
+                        shared, inputs, int(target), method, options, progress=progress, with_scores=with_scores
+                    )
+            except Exception as exc:  # shown on the page, one line per method; the others still run
+                failures[key(method)] = f"{method} failed: {type(exc).__name__}: {exc}"
+
+    for method in methods:
+        if key(method) in failures:
+            st.error(failures[key(method)])
+    done = [results[key(m)] for m in methods if key(m) in results]
+    if not done:
+        st.info("Press Explain to run the chosen methods.")
+        return
+    st.subheader(f"Why {model.label(int(target))}?")
+    _show_grid(picture, done)
+    st.dataframe({r.method: r.scores for r in done})
+    learned = next((r for r in done if r.history is not None and len(r.history_steps) > 1), None)
+    if learned is not None:
+        _show_history(picture, learned)
+    record = {"image": image_name, "model": model.name, "target": int(target), "label": model.label(int(target))}
+    st.download_button("Download results (.zip)", logic.results_archive(picture, done, record),
+                       file_name="neuromask_results.zip", mime="application/zip", key="download", on_click="ignore")
+
+
+def results_page() -> None:
+    st.title("Results of a benchmark or a dataset run")
+    folder = st.text_input("Results folder", key="results_folder",
+                           placeholder="the --out folder of `neuromask benchmark` or of a dataset run").strip()
+    if not folder:
+        st.info("Give the path of a results folder on this machine.")
+        return
+    try:
+        found = logic.open_results(folder)
+    except InputError as exc:
+        st.error(str(exc))
+        return
+    if found.rows is not None:
+        rows = found.rows
+        failed = rows[rows["status"] != "ok"]
+        st.subheader("Benchmark")
+        st.write(f"{len(rows)} cells, {rows['group'].nunique()} groups, {rows['method'].nunique()} methods, "
+                 f"{len(failed)} failed.")
+        tables = list(logic.benchmark_tables(rows))
+        metric_names = sorted({m for _, table in tables for m in table.columns})
+        metric = st.selectbox("Chart of", metric_names, key="results_metric") if metric_names else None
+        for group, table in tables:
+            st.markdown(f"#### {group}")
+            st.dataframe(table)
+            if metric in table.columns:
+                st.bar_chart(table[metric].dropna())
+        if len(failed):
+            st.markdown("#### Failures")
+            st.dataframe(failed)
+        if found.charts:
+            with st.expander(f"The report's charts ({len(found.charts)})"):
+                for chart in found.charts:
+                    st.image(str(chart), caption=str(chart.relative_to(found.path)))
+        if found.machine:
+            with st.expander("Machine and options"):
+                st.json(found.machine)
+    if found.run is not None:
+        st.subheader("Dataset run")
+        summary = logic.run_summary(found.run)
+        st.dataframe(summary)
+        st.bar_chart(summary["median seconds"].dropna())
+        failed = found.run[found.run["status"] != "ok"]
+        if len(failed):
+            st.markdown("#### Failures")
+            st.dataframe(failed)
+        with st.expander(f"All {len(found.run)} rows"):
+            st.dataframe(found.run)
+
+
+st.set_page_config(page_title="neuromask", layout="wide")
+page = st.sidebar.radio("Page", ["Explain", "Results"], key="page")
+if page == "Explain":
+    explain_page()
+else:
+    results_page()

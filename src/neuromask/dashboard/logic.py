@@ -1,0 +1,382 @@
+"""What the dashboard computes, as plain functions that need no Streamlit.
+
+The Streamlit script (:mod:`neuromask.dashboard.app`) only lays these out; the tests
+call them directly and drive the script with Streamlit's ``AppTest``.
+
+Shapes: ``inputs`` (1, C, H, W) preprocessed for the model; ``picture`` (H, W, 3) float
+in [0, 1], what the model saw; maps (H, W) at the model's input size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import threading
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+import neuromask
+from neuromask import datasets, metrics
+from neuromask.errors import ImageLoadError, InputError
+from neuromask.types import LoadedModel
+
+# An upload larger than this is refused before it is decoded: a 40-megapixel photo is
+# already far beyond what a classifier sees (224 px), and decoding a much larger one
+# could take the server's memory from every other session.
+MAX_PIXELS = 40_000_000
+# The bytes limit the CLI gives Streamlit's uploader (server.maxUploadSize, in MB).
+MAX_UPLOAD_MB = 50
+# Overlays smaller than this (the shipped 32 px models) are enlarged for the page.
+DISPLAY_SIDE = 256
+# How many snapshots of NeuroMask's mask the slider offers.
+HISTORY_FRAMES = 20
+
+# The shipped samples: scikit-image's photos (for ImageNet models) and one image of each
+# known-answer dataset (for the shipped small models).
+PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
+
+
+def sample_names() -> list[str]:
+    """The names of the shipped sample images: photos, then one per known-answer dataset."""
+    return list(PHOTOS) + list(datasets.DATASETS.names())
+
+
+def sample_image(name: str, seed: int = 0) -> Image.Image:
+    """A shipped sample as an RGB image: a scikit-image photo, or a known-answer dataset's image ``seed``."""
+    if name in PHOTOS:
+        from skimage import data
+
+        return Image.fromarray(getattr(data, name)()).convert("RGB")
+    if name in datasets.DATASETS:
+        pixels = datasets.generate(name, 1, seed=seed).images[0]  # (C, H, W) in [0, 1]
+        array = (pixels.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        return Image.fromarray(array.squeeze(-1) if array.shape[-1] == 1 else array).convert("RGB")
+    raise InputError(f"unknown sample '{name}'; choose one of: {', '.join(sample_names())}")
+
+
+def read_upload(data: bytes, name: str) -> Image.Image:
+    """The bytes of an uploaded file -> an RGB image, or one :class:`ImageLoadError` that names the file.
+
+    The pixel count is read from the header first, so that a huge image is refused before
+    it is decoded; everything else (not an image, corrupt, truncated, too small) is
+    :func:`neuromask.load_image`'s check, the same as the CLI's.
+    """
+    if not data:
+        raise ImageLoadError(f"'{name}' is empty (0 bytes); upload an image file")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+    except Image.DecompressionBombError:
+        raise ImageLoadError(
+            f"'{name}' is too large to open safely; upload an image under {MAX_PIXELS / 1e6:.0f} megapixels"
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        width = height = 0  # not readable: load_image below says why
+    if width * height > MAX_PIXELS:
+        raise ImageLoadError(
+            f"'{name}' is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels); "
+            f"upload an image under {MAX_PIXELS / 1e6:.0f} megapixels"
+        )
+    suffix = Path(name).suffix if Path(name).suffix.isascii() else ""
+    fd, tmp = tempfile.mkstemp(suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return neuromask.load_image(tmp)
+    except ImageLoadError as exc:
+        raise ImageLoadError(str(exc).replace(f"image '{tmp}'", f"'{name}'")) from None
+    finally:
+        os.unlink(tmp)
+
+
+def image_digest(image: Image.Image) -> str:
+    """A short fingerprint of an image's pixels: results are remembered per (image, model, target, options)."""
+    h = hashlib.sha256(f"{image.size}{image.mode}".encode())
+    h.update(image.tobytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class SharedModel:
+    """A loaded model shared by every session, and the lock that lets one explanation use it at a time.
+
+    Explanations put hooks on the module and freeze its parameters for their duration
+    (then restore them), so two sessions running at once on the same module would see
+    each other's hooks.
+    """
+
+    model: LoadedModel
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def load_shared(spec: str) -> SharedModel:
+    """:func:`neuromask.load_model` on the CPU, wrapped for sharing between sessions."""
+    return SharedModel(neuromask.load_model(spec))
+
+
+def prepare(model: LoadedModel, image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
+    """An image -> model inputs (1, C, H, W) and the picture the model sees, (H, W, 3) float in [0, 1]."""
+    tensor, _ = neuromask.preprocess_image(model, image)
+    inputs = tensor.unsqueeze(0)
+    pixels = model.denormalize(inputs)[0].clamp(0, 1).permute(1, 2, 0).numpy()
+    if pixels.shape[-1] == 1:
+        pixels = np.repeat(pixels, 3, axis=-1)
+    return inputs, pixels.astype(np.float32)
+
+
+def top_classes(model: LoadedModel, inputs: torch.Tensor, k: int = 5) -> list[tuple[int, str, float]]:
+    """The model's k most probable classes for inputs (1, C, H, W): (index, label, probability), best first."""
+    with torch.no_grad():
+        probs = model.module(inputs).softmax(dim=1)[0]
+    values, indices = probs.topk(min(k, probs.numel()))
+    return [(int(i), model.label(int(i)), float(p)) for p, i in zip(values, indices)]
+
+
+def method_kind(method: str) -> str:
+    """The method's kind as its registry entry declares it (``mask``, ``gradient``, ``cam``, ...)."""
+    if hasattr(neuromask, "method_info"):  # the registry's public face once the core restructure lands
+        return str(neuromask.method_info(method).kind)
+    from neuromask.methods import METHODS
+
+    return str(METHODS.entry(method).meta["kind"])
+
+
+def reports_progress(method: str) -> bool:
+    """Whether the method can report its progress (it takes a ``progress`` option)."""
+    return "progress" in neuromask.method_options(method)
+
+
+def method_names() -> list[str]:
+    """The registered methods: the mask methods first (NeuroMask leading), then the others by name."""
+    names = neuromask.methods()
+    return sorted(names, key=lambda m: (m != "neuromask", method_kind(m) != "mask", m))
+
+
+@dataclass
+class MethodResult:
+    """One method's explanation of one image, with its scores.
+
+    Attributes:
+        method: the registered name; ``kind``: its registry kind.
+        attribution: (H, W) float32 at the model's input size.
+        seconds: wall-clock seconds of the explanation alone.
+        scores: ``deletion`` (lower is better), ``insertion`` (higher is better) and, for
+            mask methods, ``mask_area`` and ``masked_probability``.
+        history: (K, H, W) the mask during the optimisation, or ``None``.
+        history_steps: the step of each of the K snapshots.
+        params: the options used (without the progress callback).
+    """
+
+    method: str
+    kind: str
+    attribution: np.ndarray
+    seconds: float
+    scores: dict[str, float]
+    history: np.ndarray | None = None
+    history_steps: list[int] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_mask(self) -> bool:
+        return self.kind == "mask"
+
+
+def score(model: LoadedModel, inputs: torch.Tensor, target: int, attribution: torch.Tensor, kind: str) -> dict[str, float]:
+    """Deletion and insertion AUC for any map (N=1), plus mask area and masked probability for masks."""
+    tgt = torch.tensor([target])
+    att = attribution[None]
+    scores = {
+        "deletion": float(metrics.faithfulness.deletion(model.module, inputs, tgt, att)[0]),
+        "insertion": float(metrics.faithfulness.insertion(model.module, inputs, tgt, att)[0]),
+    }
+    if kind == "mask":
+        scores["mask_area"] = float(metrics.complexity.mask_area(att)[0])
+        scores["masked_probability"] = float(metrics.complexity.masked_probability(model.module, inputs, tgt, att)[0])
+    return scores
+
+
+def run_method(
+    shared: SharedModel,
+    inputs: torch.Tensor,
+    target: int,
+    method: str,
+    options: dict[str, Any] | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    with_scores: bool = True,
+) -> MethodResult:
+    """Explain inputs (1, C, H, W) for ``target`` with ``method`` and score the map.
+
+    NeuroMask records its mask ``HISTORY_FRAMES`` times over its steps (``history_every``)
+    for the slider; a method that reports progress calls ``progress(done, total)``.
+    """
+    options = dict(options or {})
+    kind = method_kind(method)
+    if method == "neuromask":
+        steps = int(options.get("steps", neuromask.method_options("neuromask")["steps"]))
+        options.setdefault("history_every", max(1, steps // HISTORY_FRAMES))
+    if progress is not None and reports_progress(method):
+        options["progress"] = progress
+    with shared.lock:
+        explanation = neuromask.explain(shared.model, inputs, target=target, method=method, **options)
+        attribution = explanation.attribution[0]
+        scores = score(shared.model, inputs, target, attribution, kind) if with_scores else {}
+    scores["seconds"] = explanation.seconds
+    history = explanation.extras.get("history")
+    return MethodResult(
+        method=method,
+        kind=kind,
+        attribution=attribution.numpy().astype(np.float32),
+        seconds=explanation.seconds,
+        scores=scores,
+        history=None if history is None else history[0].numpy().astype(np.float32),
+        history_steps=[int(s) for s in explanation.extras.get("history_steps", [])],
+        params={k: v for k, v in explanation.params.items() if k != "progress"},
+    )
+
+
+def display_values(attribution: np.ndarray, is_mask: bool) -> np.ndarray:
+    """A map (H, W) -> [0, 1] for colouring.
+
+    Masks share one fixed scale, their own values in [0, 1], so that two masks compare
+    pixel for pixel; other maps have no common unit and each is stretched between its
+    1st and 99th percentiles (:func:`neuromask.viz.grid.normalise_for_display`).
+    """
+    if is_mask:
+        return np.clip(attribution, 0.0, 1.0).astype(np.float32)
+    from neuromask.viz.grid import normalise_for_display
+
+    return normalise_for_display(attribution)
+
+
+def overlay(picture: np.ndarray, values: np.ndarray | None = None, *, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
+    """The picture (H, W, 3) in [0, 1] under a colour map of values (H, W) in [0, 1] (or alone): (H', W', 3) uint8.
+
+    Enlarged (nearest neighbour, so pixels stay pixels) to at least ``DISPLAY_SIDE`` on the short side.
+    """
+    from matplotlib import colormaps
+
+    blended = picture
+    if values is not None:
+        blended = (1 - alpha) * picture + alpha * colormaps[cmap](values)[..., :3]
+    out = Image.fromarray((np.clip(blended, 0, 1) * 255).round().astype(np.uint8))
+    short = min(out.size)
+    if short < DISPLAY_SIDE:
+        factor = -(-DISPLAY_SIDE // short)
+        out = out.resize((out.width * factor, out.height * factor), Image.Resampling.NEAREST)
+    return np.asarray(out)
+
+
+def _png(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def results_archive(picture: np.ndarray, results: list[MethodResult], record: dict[str, Any]) -> bytes:
+    """A zip of the results: ``image.png``, per method ``<method>.npy`` (H, W) and ``<method>.png``
+    (the overlay), and ``results.json`` (``record`` plus each method's scores, seconds and options)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("image.png", _png((picture * 255).round().astype(np.uint8)))
+        methods_record = {}
+        for r in results:
+            npy = io.BytesIO()
+            np.save(npy, r.attribution)
+            zf.writestr(f"{r.method}.npy", npy.getvalue())
+            zf.writestr(f"{r.method}.png", _png(overlay(picture, display_values(r.attribution, r.is_mask))))
+            methods_record[r.method] = {"kind": r.kind, "scores": r.scores, "params": _jsonable(r.params)}
+        zf.writestr("results.json", json.dumps({**_jsonable(record), "methods": methods_record}, indent=1))
+    return buf.getvalue()
+
+
+# --- the Results page: an output folder of `neuromask benchmark` or of a dataset run ---------
+
+
+@dataclass
+class ResultsFolder:
+    """What a results folder holds, as tables.
+
+    Attributes:
+        path: the folder.
+        rows: the benchmark's rows (``rows.jsonl``: group, method, image, metric, value,
+            status, error), or ``None``.
+        run: a dataset run's ``results.parquet`` (one row per image and method), or ``None``.
+        machine: the benchmark's ``machine.json``, or ``{}``.
+        charts: the PNG charts found under the folder.
+    """
+
+    path: Path
+    rows: Any = None
+    run: Any = None
+    machine: dict[str, Any] = field(default_factory=dict)
+    charts: list[Path] = field(default_factory=list)
+
+
+def open_results(folder: str | os.PathLike[str]) -> ResultsFolder:
+    """Read a benchmark folder (``rows.jsonl``) and/or a dataset-run folder (``results.parquet``).
+
+    Raises:
+        InputError: the folder does not exist or holds neither file.
+    """
+    import pandas as pd
+
+    from neuromask.bench import read_rows
+    from neuromask.bench.rows import Row
+
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise InputError(f"'{folder}' is not a folder; give the --out folder of `neuromask benchmark` or a dataset run")
+    found = ResultsFolder(path)
+    if (path / "rows.jsonl").is_file():
+        rows = read_rows(path / "rows.jsonl")
+        columns = list(Row.__dataclass_fields__)
+        found.rows = pd.DataFrame([r.__dict__ for r in rows], columns=columns)
+        found.charts = sorted(path.glob("charts/**/*.png"))
+    if (path / "machine.json").is_file():
+        found.machine = json.loads((path / "machine.json").read_text(encoding="utf-8"))
+    if (path / "results.parquet").is_file():
+        found.run = pd.read_parquet(path / "results.parquet")
+    if found.rows is None and found.run is None:
+        raise InputError(
+            f"'{folder}' holds neither rows.jsonl (a `neuromask benchmark` folder) nor results.parquet (a dataset run)"
+        )
+    return found
+
+
+def benchmark_tables(rows: Any) -> Iterator[tuple[str, Any]]:
+    """Per group: the mean of each (method, metric) over the images with a value, methods as rows."""
+    ok = rows[rows["status"] == "ok"].dropna(subset=["value"])
+    for group, part in ok.groupby("group", sort=True):
+        yield str(group), part.pivot_table(index="method", columns="metric", values="value", aggfunc="mean")
+
+
+def run_summary(run: Any) -> Any:
+    """Per method of a dataset run: images ``ok`` and ``failed``, and the median seconds of the ``ok`` ones."""
+    import pandas as pd
+
+    counts = pd.crosstab(run["method"], run["status"]).reindex(columns=["ok", "failed"], fill_value=0)
+    seconds = run[run["status"] == "ok"].groupby("method")["seconds"].median().rename("median seconds")
+    return counts.join(seconds)
+

@@ -1,0 +1,81 @@
+"""The dashboard's script driven by Streamlit's AppTest (no browser): widgets, runs, caching, messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from neuromask.dashboard import APP_PATH  # noqa: E402
+
+BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "benchmark"
+
+
+def _app(**state: object) -> AppTest:
+    """The app on the triangles sample and its shipped CNN (widget values preset through session_state)."""
+    at = AppTest.from_file(str(APP_PATH), default_timeout=120)
+    at.session_state["sample"] = "triangles_squares"
+    at.session_state["model"] = "triangles_squares-cnn"
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def _texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def test_the_page_opens_on_the_sample_with_its_top_classes() -> None:
+    at = _app()
+    assert not at.exception and not at.error
+    assert at.title[0].value == "Explain an image"
+    assert at.radio(key="target").options == ["triangle (p = 1.000)", "square (p = 0.000)"]
+    assert "Press Explain to run the chosen methods." in _texts(at.info)
+
+
+def test_explain_shows_each_method_once_and_remembers_results() -> None:
+    at = _app(methods=["gradcam", "saliency"])
+    at.button(key="run").click().run()
+    assert not at.exception and not at.error
+    assert at.subheader[0].value == "Why triangle?"
+    captions = _texts(at.caption)
+    assert sum("deletion" in c and "insertion" in c for c in captions) == 2
+    results = dict(at.session_state["results"])
+    assert sorted(r.method for r in results.values()) == ["gradcam", "saliency"]
+    # Another interaction (here: choosing the other class and back) recomputes nothing already known.
+    at.radio(key="target").set_value(1).run()
+    assert "Press Explain to run the chosen methods." in _texts(at.info)  # nothing known for 'square' yet
+    at.radio(key="target").set_value(0).run()
+    assert at.subheader[0].value == "Why triangle?"
+    for key, result in at.session_state["results"].items():
+        assert result is results[key]
+
+
+def test_neuromask_offers_a_slider_over_its_mask() -> None:
+    at = _app(methods=["neuromask"], steps=20)
+    at.button(key="run").click().run()
+    assert not at.exception and not at.error
+    slider = at.select_slider(key="history_step")
+    assert slider.options == [str(s) for s in range(21)] and slider.value == 20
+    slider.set_value(5).run()
+    assert any(c.startswith("step 5: mask area") for c in _texts(at.caption))
+
+
+def test_a_model_that_cannot_load_is_one_message() -> None:
+    at = _app(model="a model file or spec…", model_spec="/nonexistent/model.pt")
+    assert not at.exception
+    assert len(at.error) == 1 and "The model '/nonexistent/model.pt' cannot be loaded" in at.error[0].value
+
+
+def test_the_results_page_shows_a_benchmark_folder() -> None:
+    at = _app(page="Results", results_folder=str(BENCHMARK))
+    assert not at.exception and not at.error
+    assert at.subheader[0].value == "Benchmark"
+    groups = {p.name for p in (BENCHMARK / "charts").iterdir()}
+    assert {m.value.removeprefix("#### ") for m in at.markdown if m.value.startswith("#### ")} >= groups
+    at.text_input(key="results_folder").set_value(str(BENCHMARK / "charts")).run()
+    assert "holds neither rows.jsonl" in at.error[0].value
