@@ -129,6 +129,9 @@ def test_upload_two_methods_grid_download_and_sessions_apart(server: str, browse
     page.get_by_text("neuromask (mask)").wait_for()
     page.get_by_text("gradcam (cam)").wait_for()
     page.get_by_text("NeuroMask's mask while it learns").wait_for()
+    page.get_by_role("slider").wait_for()
+    page.get_by_test_id("stDataFrame").wait_for()
+    page.wait_for_timeout(1000)  # the table draws on a canvas after it appears (for the screenshot only)
     assert page.get_by_text("Traceback").count() == 0
     page.screenshot(path=str(shots / "dashboard_explain.png"), full_page=True)
 

@@ -21,6 +21,7 @@ from helpers import assert_same_state, model_state  # noqa: E402
 from neuromask import datasets  # noqa: E402
 from neuromask.dashboard import logic  # noqa: E402
 from neuromask.errors import ImageLoadError, InputError  # noqa: E402
+from neuromask.types import LoadedModel  # noqa: E402
 
 BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "benchmark"
 
@@ -32,14 +33,14 @@ def _png(image: Image.Image) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def shared() -> logic.SharedModel:
-    return logic.load_shared("triangles_squares-cnn")
+def shared() -> LoadedModel:
+    return neuromask.load_model("triangles_squares-cnn")
 
 
 @pytest.fixture(scope="module")
-def triangle(shared: logic.SharedModel) -> tuple[torch.Tensor, np.ndarray, torch.Tensor]:
+def triangle(shared: LoadedModel) -> tuple[torch.Tensor, np.ndarray, torch.Tensor]:
     data = datasets.generate("triangles_squares", 1, seed=3)
-    inputs, picture = logic.prepare(shared.model, logic.sample_image("triangles_squares", seed=3))
+    inputs, picture = logic.prepare(shared, logic.sample_image("triangles_squares", seed=3))
     return inputs, picture, data.evidence[0]
 
 
@@ -93,21 +94,21 @@ def test_method_names_list_every_method_masks_first() -> None:
     assert kinds == sorted(kinds, reverse=True)  # every mask method before every other
 
 
-def test_top_classes_are_the_softmax_in_order(shared: logic.SharedModel, triangle) -> None:
+def test_top_classes_are_the_softmax_in_order(shared: LoadedModel, triangle) -> None:
     inputs, _, _ = triangle
-    top = logic.top_classes(shared.model, inputs)
-    probs = torch.softmax(shared.model.module(inputs), 1)[0]
+    top = logic.top_classes(shared, inputs)
+    probs = torch.softmax(shared.module(inputs), 1)[0]
     assert [i for i, _, _ in top] == probs.argsort(descending=True).tolist()  # 2 classes: both, best first
-    assert [lab for _, lab, _ in top] == [shared.model.labels[i] for i, _, _ in top]
+    assert [lab for _, lab, _ in top] == [shared.labels[i] for i, _, _ in top]
     assert sum(p for _, _, p in top) == pytest.approx(1.0, abs=1e-5)
 
 
-def test_neuromask_run_reports_progress_history_and_consistent_scores(shared: logic.SharedModel, triangle) -> None:
+def test_neuromask_run_reports_progress_history_and_consistent_scores(shared: LoadedModel, triangle) -> None:
     inputs, _, evidence = triangle
     calls: list[tuple[int, int]] = []
-    before = model_state(shared.model.module)
+    before = model_state(shared.module)
     r = logic.run_method(shared, inputs, 0, "neuromask", {"steps": 20}, progress=lambda d, t: calls.append((d, t)))
-    assert_same_state(before, model_state(shared.model.module))
+    assert_same_state(before, model_state(shared.module))
     assert calls == [(k, 20) for k in range(1, 21)]
     assert r.kind == "mask" and r.is_mask and r.attribution.shape == (32, 32)
     # 20 steps / 20 frames: every step, and the final mask last.
@@ -116,31 +117,31 @@ def test_neuromask_run_reports_progress_history_and_consistent_scores(shared: lo
     assert r.scores["mask_area"] == pytest.approx(float(r.attribution.mean()), abs=1e-6)
     # NeuroMask reports p(target) on its own masked input (blurred background, sigma 10);
     # the metric recomputes it independently with the same background.
-    own = neuromask.explain(shared.model, inputs, target=0, method="neuromask", steps=20).extras["masked_probability"]
+    own = neuromask.explain(shared, inputs, target=0, method="neuromask", steps=20).extras["masked_probability"]
     assert r.scores["masked_probability"] == pytest.approx(float(own[0]), abs=1e-4)
     assert 0 <= r.scores["deletion"] <= 1 and 0 <= r.scores["insertion"] <= 1
     assert "progress" not in r.params and r.params["steps"] == 20
 
 
-def test_a_gradient_map_has_no_mask_scores_and_no_progress(shared: logic.SharedModel, triangle) -> None:
+def test_a_gradient_map_has_no_mask_scores_and_no_progress(shared: LoadedModel, triangle) -> None:
     inputs, _, _ = triangle
     calls: list[tuple[int, int]] = []
     r = logic.run_method(shared, inputs, 1, "saliency", progress=lambda d, t: calls.append((d, t)))
     assert calls == [] and r.history is None and not r.is_mask
     assert set(r.scores) == {"deletion", "insertion", "seconds"}
-    direct = neuromask.explain(shared.model, inputs, target=1, method="saliency").attribution[0]
+    direct = neuromask.explain(shared, inputs, target=1, method="saliency").attribution[0]
     np.testing.assert_allclose(r.attribution, direct.numpy(), atol=1e-6)
 
 
-def test_two_sessions_at_once_on_one_shared_model_get_what_each_gets_alone(shared: logic.SharedModel, triangle) -> None:
+def test_two_sessions_at_once_on_one_shared_model_get_what_each_gets_alone(shared: LoadedModel, triangle) -> None:
     inputs, _, _ = triangle
     alone = {t: logic.run_method(shared, inputs, t, "gradcam", with_scores=False).attribution for t in (0, 1)}
-    before = model_state(shared.model.module)
-    got: dict[int, np.ndarray] = {}
+    before = model_state(shared.module)
+    got: dict[int, list[np.ndarray]] = {0: [], 1: []}
 
-    def session(t: int) -> None:
+    def session(t: int) -> None:  # what each session's script thread does
         for _ in range(3):
-            got[t] = logic.run_method(shared, inputs, t, "gradcam", with_scores=False).attribution
+            got[t].append(logic.submit(logic.run_method, shared, inputs, t, "gradcam", with_scores=False).result().attribution)
 
     threads = [threading.Thread(target=session, args=(t,)) for t in (0, 1)]
     for th in threads:
@@ -148,8 +149,10 @@ def test_two_sessions_at_once_on_one_shared_model_get_what_each_gets_alone(share
     for th in threads:
         th.join()
     for t in (0, 1):
-        np.testing.assert_allclose(got[t], alone[t], atol=1e-6)
-    assert_same_state(before, model_state(shared.model.module))
+        assert len(got[t]) == 3
+        for attribution in got[t]:
+            np.testing.assert_allclose(attribution, alone[t], atol=1e-6)
+    assert_same_state(before, model_state(shared.module))
 
 
 # --- colours and the download ------------------------------------------------------------
@@ -172,7 +175,7 @@ def test_overlay_blends_half_and_enlarges_small_images() -> None:
     np.testing.assert_array_equal(logic.overlay(picture), np.zeros((256, 256, 3), dtype=np.uint8))
 
 
-def test_the_archive_holds_every_map_and_the_record(shared: logic.SharedModel, triangle) -> None:
+def test_the_archive_holds_every_map_and_the_record(shared: LoadedModel, triangle) -> None:
     inputs, picture, _ = triangle
     results = [logic.run_method(shared, inputs, 0, m, {"steps": 5} if m == "neuromask" else {}) for m in ("neuromask", "gradcam")]
     with zipfile.ZipFile(io.BytesIO(logic.results_archive(picture, results, {"image": "t.png", "target": 0}))) as zf:

@@ -1,6 +1,6 @@
 """What the dashboard computes, as plain functions that need no Streamlit.
 
-The Streamlit script (:mod:`neuromask.dashboard.app`) only lays these out; the tests
+The Streamlit script (``neuromask/dashboard/_app.py``) only lays these out; the tests
 call them directly and drive the script with Streamlit's ``AppTest``.
 
 Shapes: ``inputs`` (1, C, H, W) preprocessed for the model; ``picture`` (H, W, 3) float
@@ -14,8 +14,8 @@ import io
 import json
 import os
 import tempfile
-import threading
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -105,22 +105,18 @@ def image_digest(image: Image.Image) -> str:
     return h.hexdigest()[:16]
 
 
-@dataclass
-class SharedModel:
-    """A loaded model shared by every session, and the lock that lets one explanation use it at a time.
-
-    Explanations put hooks on the module and freeze its parameters for their duration
-    (then restore them), so two sessions running at once on the same module would see
-    each other's hooks.
-    """
-
-    model: LoadedModel
-    lock: threading.Lock = field(default_factory=threading.Lock)
+# Every explanation of the server runs on this one thread, one at a time:
+# - explanations put hooks on a model and freeze its parameters for their duration, and the
+#   models are shared by every session (st.cache_resource), so two at once on one model
+#   would see each other's hooks;
+# - the session's own script thread stays free to draw the progress and react to the page;
+# - a long-lived thread keeps one OpenMP team for torch, instead of a new one per script run.
+_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neuromask-explain")
 
 
-def load_shared(spec: str) -> SharedModel:
-    """:func:`neuromask.load_model` on the CPU, wrapped for sharing between sessions."""
-    return SharedModel(neuromask.load_model(spec))
+def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+    """Run ``fn(*args, **kwargs)`` on the explanation thread; the future holds its result or exception."""
+    return _WORKER.submit(fn, *args, **kwargs)
 
 
 def prepare(model: LoadedModel, image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
@@ -205,7 +201,7 @@ def score(model: LoadedModel, inputs: torch.Tensor, target: int, attribution: to
 
 
 def run_method(
-    shared: SharedModel,
+    model: LoadedModel,
     inputs: torch.Tensor,
     target: int,
     method: str,
@@ -218,6 +214,7 @@ def run_method(
 
     NeuroMask records its mask ``HISTORY_FRAMES`` times over its steps (``history_every``)
     for the slider; a method that reports progress calls ``progress(done, total)``.
+    The dashboard runs it through :func:`submit`.
     """
     options = dict(options or {})
     kind = method_kind(method)
@@ -226,10 +223,9 @@ def run_method(
         options.setdefault("history_every", max(1, steps // HISTORY_FRAMES))
     if progress is not None and reports_progress(method):
         options["progress"] = progress
-    with shared.lock:
-        explanation = neuromask.explain(shared.model, inputs, target=target, method=method, **options)
-        attribution = explanation.attribution[0]
-        scores = score(shared.model, inputs, target, attribution, kind) if with_scores else {}
+    explanation = neuromask.explain(model, inputs, target=target, method=method, **options)
+    attribution = explanation.attribution[0]
+    scores = score(model, inputs, target, attribution, kind) if with_scores else {}
     scores["seconds"] = explanation.seconds
     history = explanation.extras.get("history")
     return MethodResult(

@@ -1,29 +1,34 @@
 """The Streamlit script of ``neuromask dashboard``: an Explain page and a Results page.
 
 Layout only; every computation is a function of :mod:`neuromask.dashboard.logic`.
-Models are loaded once per server (``st.cache_resource``) and used by one explanation at
-a time; images and results live in each session's own ``st.session_state``, so two
+Models are loaded once per server (``st.cache_resource``) and every explanation runs on
+one worker thread, one at a time (``logic.submit``); images and results live in each session's own ``st.session_state``, so two
 browser sessions never see each other's data.
 """
 
 from __future__ import annotations
 
 import json
+import queue
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 import neuromask
 from neuromask.dashboard import logic
 from neuromask.errors import ImageLoadError, InputError, NeuromaskError
+from neuromask.types import LoadedModel
 
 CUSTOM_MODEL = "a model file or spec…"
 COLUMNS = 4
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def shared_model(spec: str) -> logic.SharedModel:
-    return logic.load_shared(spec)
+def shared_model(spec: str) -> LoadedModel:
+    """One copy per server; explanations use it one at a time (``logic.submit``)."""
+    return neuromask.load_model(spec)
 
 
 def _state() -> tuple[dict[Any, logic.MethodResult], dict[Any, str]]:
@@ -51,7 +56,7 @@ def _choose_image() -> tuple[str, Any] | None:
         return None
 
 
-def _choose_model() -> logic.SharedModel | None:
+def _choose_model() -> LoadedModel | None:
     names = [name for name, _ in neuromask.list_models()]
     choices = names + [CUSTOM_MODEL]
     default = names.index("efficientnet_lite0") if "efficientnet_lite0" in names else 0
@@ -72,15 +77,26 @@ def _choose_model() -> logic.SharedModel | None:
         return None
 
 
-def _progress_callback(method: str) -> Any:
-    bar = st.progress(0.0, text=f"{method}: starting")
-
-    def update(done: int, total: int) -> None:
-        # About 50 updates per run: each one is a message to the browser.
-        if done == total or done % max(1, total // 50) == 0:
-            bar.progress(done / total, text=f"{method}: step {done} / {total}")
-
-    return update
+def _run(model: LoadedModel, inputs: Any, target: int, method: str, options: dict[str, Any],
+         with_scores: bool) -> logic.MethodResult:
+    """Run one method on the explanation thread; this script thread draws its progress meanwhile."""
+    events: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
+    reports = logic.reports_progress(method)
+    future = logic.submit(logic.run_method, model, inputs, target, method, options,
+                          progress=(lambda done, total: events.put((done, total))) if reports else None,
+                          with_scores=with_scores)
+    bar = st.progress(0.0, text=f"{method}: waiting") if reports else None
+    with st.spinner(f"{method}…"):
+        while True:
+            try:
+                return future.result(timeout=0.25)
+            except FutureTimeout:
+                pass
+            latest = None
+            while not events.empty():
+                latest = events.get_nowait()
+            if bar is not None and latest is not None:
+                bar.progress(latest[0] / latest[1], text=f"{method}: step {latest[0]} / {latest[1]}")
 
 
 def _show_grid(picture: Any, results: list[logic.MethodResult]) -> None:
@@ -109,14 +125,13 @@ def _show_history(picture: Any, result: logic.MethodResult) -> None:
 def explain_page() -> None:
     st.title("Explain an image")
     chosen_image = _choose_image()
-    shared = _choose_model()
+    model = _choose_model()
     methods = st.sidebar.multiselect("Methods", logic.method_names(), default=["neuromask", "gradcam"], key="methods")
     steps = st.sidebar.number_input("NeuroMask steps", min_value=1, max_value=5000, value=200, step=10, key="steps")
     with_scores = st.sidebar.checkbox("Scores (deletion, insertion, mask area, masked probability)", value=True, key="scores")
-    if chosen_image is None or shared is None:
+    if chosen_image is None or model is None:
         return
     image_name, image = chosen_image
-    model = shared.model
     try:
         inputs, picture = logic.prepare(model, image)
     except NeuromaskError as exc:
@@ -146,12 +161,8 @@ def explain_page() -> None:
                 continue
             failures.pop(key(method), None)
             options = {"steps": int(steps)} if method == "neuromask" else {}
-            progress = _progress_callback(method) if logic.reports_progress(method) else None
             try:
-                with st.spinner(f"{method}…"):
-                    results[key(method)] = logic.run_method(
-                        shared, inputs, int(target), method, options, progress=progress, with_scores=with_scores
-                    )
+                results[key(method)] = _run(model, inputs, int(target), method, options, with_scores)
             except Exception as exc:  # shown on the page, one line per method; the others still run
                 failures[key(method)] = f"{method} failed: {type(exc).__name__}: {exc}"
 
@@ -164,7 +175,7 @@ def explain_page() -> None:
         return
     st.subheader(f"Why {model.label(int(target))}?")
     _show_grid(picture, done)
-    st.dataframe({r.method: r.scores for r in done})
+    st.dataframe(pd.DataFrame.from_dict({r.method: r.scores for r in done}, orient="index"))
     learned = next((r for r in done if r.history is not None and len(r.history_steps) > 1), None)
     if learned is not None:
         _show_history(picture, learned)
