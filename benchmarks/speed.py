@@ -46,7 +46,7 @@ def sync(device: torch.device) -> None:
 
 def forward_backward_seconds(module: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:
     """Median seconds of one forward+backward w.r.t. the input, parameters frozen."""
-    with neuromask.api.frozen(module):
+    with neuromask._core.frozen(module):
         times = []
         for _ in range(repeats + 1):  # the first call warms up
             inp = x.clone().requires_grad_(True)

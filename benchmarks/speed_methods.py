@@ -30,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from machine import describe  # noqa: E402
 
 import neuromask  # noqa: E402
-from neuromask.cli.compare import chosen_methods  # noqa: E402
 from neuromask.images import preprocess_image  # noqa: E402
 from neuromask.models import load_model  # noqa: E402
 
@@ -39,7 +38,7 @@ RESULTS = Path(__file__).parent / "results"
 
 def forward_backward_seconds(module: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:
     """Median seconds of one forward+backward w.r.t. the input, parameters frozen."""
-    with neuromask.api.frozen(module):
+    with neuromask._core.frozen(module):
         times = []
         for _ in range(repeats + 1):  # the first call warms up
             inp = x.clone().requires_grad_(True)
@@ -65,7 +64,8 @@ def main() -> None:
     neuromask.explain(model, x, method="saliency")  # warm up
     unit = forward_backward_seconds(model.module, x, 5)
     rows = []
-    for name in chosen_methods(args.methods):
+    names = neuromask.methods(available=True) if args.methods == "all" else args.methods.split(",")
+    for name in names:
         times: list[float] = []
         while len(times) < args.repeats and not (times and times[0] > args.long):
             times.append(neuromask.explain(model, x, method=name).seconds)

@@ -112,19 +112,20 @@ def pages(root: ModuleType) -> dict[str, list[str]]:
 
 
 def methods_table() -> list[str]:
-    """A table of the registered methods: name, kind and the first line of the docstring."""
-    try:
-        from neuromask.explainers import METHODS  # the subpackage's name after the core restructure
-    except ImportError:
-        from neuromask.methods import METHODS
-    rows = [
-        (f"``{e.name}``", str(e.meta.get("kind", "")), (inspect.getdoc(e.obj) or "").splitlines()[0] if e.obj.__doc__ else "")
-        for e in METHODS
-    ]
-    head = ("method", "kind", "what it does")
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(3)]
+    """A table of the registered methods in display order: name, kind, summary, and the extra it needs."""
+    import neuromask
+
+    rows = []
+    for name in neuromask.methods():
+        info = neuromask.method_info(name)
+        rows.append((f"``{name}``", info.kind, info.summary, f"``{info.install}``" if info.install else ""))
+    head = ("method", "kind", "what it does", "needs")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     rule = "  ".join("=" * w for w in widths)
-    fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+
+    def fmt(row: tuple[str, ...]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
+
     return [rule, fmt(head), rule, *map(fmt, rows), rule, ""]
 
 
@@ -149,6 +150,10 @@ def write(folder: Path) -> None:
         "   :maxdepth: 2",
         "",
     ] + [f"   {name}" for name in written] + [""]
-    for name, lines in {"index": index, **written}.items():
+    pages_now = {"index": index, **written}
+    for stale in folder.glob("*.rst"):
+        if stale.stem not in pages_now:  # a module that was renamed or removed
+            stale.unlink()
+    for name, lines in pages_now.items():
         _write_if_changed(folder / f"{name}.rst", lines)
     _write_if_changed(folder / "methods_table.inc", methods_table())

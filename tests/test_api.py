@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import neuromask
-from neuromask.api import resolve_target
+from neuromask._core import resolve_target
 from neuromask.types import LoadedModel
 
 
@@ -40,9 +40,50 @@ class NaNModel(nn.Module):
         return self.lin(x.mean(dim=(2, 3))) * float("nan")
 
 
-def test_methods_lists_the_registry() -> None:
-    assert "neuromask" in neuromask.methods()
-    assert neuromask.methods() == sorted(neuromask.methods())
+def test_methods_lists_the_registry_in_display_order() -> None:
+    from neuromask.explainers import METHODS
+
+    names = neuromask.methods()
+    assert sorted(names) == METHODS.names()
+    assert names[0] == "neuromask"
+    orders = [neuromask.method_info(n).order for n in names]
+    assert orders == sorted(orders) and len(set(orders)) == len(orders)
+
+
+def test_method_info_reads_the_registration_and_signature() -> None:
+    info = neuromask.method_info("occlusion")
+    assert info.kind == "perturbation" and not info.is_mask
+    assert info.options == neuromask.method_options("occlusion")
+    assert info.pixel_options == ("window", "stride")
+    # 32 px window, 16 px stride at 224 px -> a quarter of that at 56 px.
+    assert info.scaled_options((56, 80)) == {"window": 8, "stride": 4}
+    assert info.scaled_options((224, 300)) == {}
+    assert neuromask.method_info("neuromask").progress and neuromask.method_info("neuromask").is_mask
+    assert not neuromask.method_info("saliency").progress
+
+
+def test_an_unavailable_method_is_reported_with_its_install_command(monkeypatch) -> None:
+    from neuromask.errors import MissingDependencyError
+    from neuromask.explainers import METHODS
+
+    entry = METHODS.entry("saliency")
+    monkeypatch.setitem(entry.meta, "requires", ("a_module_that_does_not_exist_here",))
+    monkeypatch.setitem(entry.meta, "install", "pip install something")
+    assert "saliency" not in neuromask.methods(available=True)
+    assert "saliency" in neuromask.methods()
+    with pytest.raises(MissingDependencyError, match="pip install something"):
+        neuromask.explain(nn.Sequential(nn.Conv2d(3, 2, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten()),
+                          torch.rand(1, 3, 8, 8), method="saliency")
+
+
+def test_a_registration_without_kind_or_order_is_refused() -> None:
+    from neuromask.explainers import METHODS
+
+    with pytest.raises(RuntimeError, match="kind"):
+        METHODS.register("no_kind", order=99)(lambda model, inputs, target: None)
+    with pytest.raises(RuntimeError, match="order"):
+        METHODS.register("no_order", kind="mask")(lambda model, inputs, target: None)
+    assert "no_kind" not in METHODS and "no_order" not in METHODS
 
 
 def test_three_dim_input_is_one_image(tiny_cnn) -> None:

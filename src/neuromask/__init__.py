@@ -5,13 +5,11 @@ The public surface::
     import neuromask
     model = neuromask.load_model("efficientnet_lite0")
     explanation = neuromask.explain(model, inputs, target=None, method="neuromask")
-    neuromask.methods()          # registered method names
+    neuromask.methods()          # registered method names, in display order
+    neuromask.method_info("gradcam")   # what a method is: kind, options, extra it needs
 """
 
-# The subpackage `neuromask.methods` shares its name with the function `methods()`; import
-# the package first so that binding the function below is the attribute that stays.
-from . import methods as _methods_package  # noqa: F401
-from .api import explain, method_options, method_presets, methods
+from .api import MethodInfo, explain, method_info, method_options, method_presets, methods
 from .errors import (
     ImageLoadError,
     InputError,
@@ -25,7 +23,7 @@ from .errors import (
 )
 from .images import ImageGeometry, load_image, preprocess_image, to_original_size
 from .models import list_models, load_model
-from .types import Explanation, LoadedModel
+from .types import Explanation, LoadedModel, MethodOutput
 
 __version__ = "0.1.0"
 
@@ -34,6 +32,9 @@ __all__ = [
     "methods",
     "method_options",
     "method_presets",
+    "method_info",
+    "MethodInfo",
+    "MethodOutput",
     "load_model",
     "list_models",
     "load_image",

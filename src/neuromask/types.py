@@ -15,12 +15,26 @@ Shape glossary used in every docstring of the package:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
 
 from .errors import TargetError
+
+
+@dataclass
+class MethodOutput:
+    """What every explanation method returns to :func:`neuromask.explain`.
+
+    Attributes:
+        attribution: (N, H, W) on the inputs' device, higher = more relevant.
+        extras: method-specific results, each a tensor whose first dimension is N or
+            any other value (e.g. ``masked_probability`` (N,), ``history`` (N, K, H, W)).
+    """
+
+    attribution: torch.Tensor
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -136,4 +150,3 @@ class LoadedModel:
 
 
 TargetLike = int | Sequence[int] | torch.Tensor | None
-Transform = Callable[[torch.Tensor], torch.Tensor]

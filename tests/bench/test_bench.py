@@ -16,7 +16,7 @@ from neuromask.bench.rows import Row
 from neuromask.bench.runner import Group, _metrics_of, run_group
 from neuromask.bench.suites import SUITES, Suite
 from neuromask.cli.main import build_parser
-from neuromask.methods import METHODS
+from neuromask.explainers import METHODS
 from neuromask.registry import Entry
 from neuromask.types import LoadedModel
 
@@ -25,13 +25,13 @@ METHOD_NAMES = ["center", "saliency", "test_broken"]
 
 
 
-def _broken(model: nn.Module, inputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def _broken(model: nn.Module, inputs: torch.Tensor, target: torch.Tensor) -> None:
     raise RuntimeError("this method always fails\nsecond line")
 
 
 @pytest.fixture
 def broken_method(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(METHODS._entries, "test_broken", Entry("test_broken", _broken, {"kind": "gradient"}))
+    monkeypatch.setitem(METHODS._entries, "test_broken", Entry("test_broken", _broken, {"kind": "gradient", "order": 99}))
 
 
 @pytest.fixture

@@ -86,12 +86,12 @@ def test_samples_are_the_shipped_photos_and_dataset_images() -> None:
 # --- running methods -------------------------------------------------------------------
 
 
-def test_method_names_list_every_method_masks_first() -> None:
+def test_method_names_are_the_available_methods_in_display_order() -> None:
     names = logic.method_names()
-    assert sorted(names) == sorted(neuromask.methods())
+    infos = [neuromask.method_info(n) for n in neuromask.methods()]
+    assert set(names) == {i.name for i in infos if i.available}
     assert names[0] == "neuromask"
-    kinds = [logic.method_kind(n) == "mask" for n in names]
-    assert kinds == sorted(kinds, reverse=True)  # every mask method before every other
+    assert [neuromask.method_info(n).order for n in names] == sorted(neuromask.method_info(n).order for n in names)
 
 
 def test_top_classes_are_the_softmax_in_order(shared: LoadedModel, triangle) -> None:

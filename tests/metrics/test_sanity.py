@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from neuromask.errors import InputError
-from neuromask.methods import METHODS
+from neuromask.explainers import METHODS
 from neuromask.metrics.sanity import (
     cascading_randomisation,
     parameter_layers,
@@ -17,17 +17,18 @@ from neuromask.metrics.sanity import (
     rank_correlation,
 )
 from neuromask.registry import Entry
+from neuromask.types import MethodOutput
 
 
-def _input_map(model: torch.nn.Module, inputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def _input_map(model: torch.nn.Module, inputs: torch.Tensor, target: torch.Tensor) -> MethodOutput:
     """An 'explanation' that ignores the model: the image's brightness."""
-    return inputs.mean(dim=1)
+    return MethodOutput(inputs.mean(dim=1))
 
 
 @pytest.fixture
 def model_blind_method(monkeypatch: pytest.MonkeyPatch) -> str:
     # Registered for this test only: monkeypatch removes it afterwards.
-    monkeypatch.setitem(METHODS._entries, "test_input_map", Entry("test_input_map", _input_map, {}))
+    monkeypatch.setitem(METHODS._entries, "test_input_map", Entry("test_input_map", _input_map, {"kind": "baseline", "order": 99}))
     return "test_input_map"
 
 

@@ -144,7 +144,7 @@ def markdown_table(table: dict[str, dict[str, Cell]]) -> str:
 
 def goals(summary: dict[str, dict[str, dict[str, Cell]]]) -> list[str]:
     """The issue's three goals for NeuroMask, each stated with the measured numbers."""
-    from ..methods import METHODS
+    from ..explainers import METHODS
 
     lines = []
     for group, table in summary.items():

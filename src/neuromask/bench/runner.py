@@ -27,13 +27,13 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ..api import forward_logits, frozen
+from .._core import forward_logits, frozen
 from ..metrics import METRICS
 from ..metrics.cost import explanation_cost
 from ..registry import Entry
 from ..types import LoadedModel
 from .rows import Row, RowStore, failed, ok
-from .suites import SPATIAL_OPTIONS, Suite, spatial_params
+from .suites import Suite
 
 ROWS_FILE = "rows.jsonl"
 MACHINE_FILE = "machine.json"
@@ -202,14 +202,14 @@ def run_group(
 
     ``tick(label)`` is called as each (image, method) starts, with ``""`` as it ends.
     """
-    from ..methods import METHODS
+    from ..explainers import METHODS, method_info
 
     failures = 0
     # Image-major: an interrupted run leaves every method scored on the same images.
     for index, image in enumerate(group.images):
         for method in methods:
             kind = METHODS.entry(method).meta.get("kind")
-            params = spatial_params(method, tuple(group.inputs.shape[2:]))
+            params = method_info(method).scaled_options(tuple(group.inputs.shape[2:]))
             params.update(suite.method_params.get(group.part, {}).get(method, {}))
             tick(f"{group.name} {image} {method}")
             failures += _run_cell(group, method, kind, params, index, image, suite, store, out)
@@ -267,7 +267,7 @@ def run(suite: Suite, out: str | Path, *, methods: list[str] | None = None, prog
         methods: restrict to these methods (default: the suite's, else every registered one).
         progress: show a progress bar on stderr.
     """
-    from ..methods import METHODS
+    from ..explainers import METHODS, method_info
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -280,7 +280,7 @@ def run(suite: Suite, out: str | Path, *, methods: list[str] | None = None, prog
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "metric_params": suite.metric_params,
         "method_params": suite.method_params,
-        "spatial_options_at_224": SPATIAL_OPTIONS,
+        "pixel_options_at_224": {m: method_info(m).pixel_options for m in names},
     }
     (out / MACHINE_FILE).write_text(json.dumps(machine, indent=2) + "\n", encoding="utf-8")
 

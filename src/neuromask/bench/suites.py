@@ -16,28 +16,6 @@ from typing import Any
 PHOTOS: tuple[str, ...] = ("chelsea", "coffee", "rocket", "astronaut", "stereo_motorcycle", "immunohistochemistry")
 
 
-# Options given in pixels that set the spatial resolution of a method's map, at their
-# defaults for 224 x 224 inputs. On other sizes the runner scales them with the shorter
-# image side (e.g. at 32 x 32 occlusion's 32 px window would cover the whole image and
-# give a constant map). Baselines (blur sigmas) are left at their defaults.
-SPATIAL_OPTIONS: dict[str, dict[str, float]] = {
-    "occlusion": {"window": 32, "stride": 16},
-    "extremal_perturbation": {"sigma": 21.0, "step": 7},
-}
-REFERENCE_SIZE = 224
-
-
-def spatial_params(method: str, size: tuple[int, int]) -> dict[str, Any]:
-    """The :data:`SPATIAL_OPTIONS` of ``method`` scaled from 224 px to ``size`` (H, W); {} at 224."""
-    scale = min(size) / REFERENCE_SIZE
-    if scale == 1:
-        return {}
-    return {
-        name: max(1, round(value * scale)) if isinstance(value, int) else value * scale
-        for name, value in SPATIAL_OPTIONS.get(method, {}).items()
-    }
-
-
 @dataclass(frozen=True)
 class Suite:
     """A benchmark configuration.
@@ -52,7 +30,8 @@ class Suite:
         photo_categories: metric categories computed on the photos.
         metric_params: options per metric name, per part (``"datasets"`` / ``"photos"``).
         method_params: options per method name, per part, overriding its defaults (and
-            the :func:`spatial_params` the runner applies for image sizes other than 224).
+            the pixel-sized options the runner scales for image sizes other than 224, read from
+            :func:`neuromask.method_info`).
         methods: the methods to run; empty means every registered method.
     """
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..api import explain, method_options
+from ..api import explain, method_info
 from ..errors import NeuromaskError
 from ..types import Explanation, LoadedModel
 
@@ -43,7 +43,7 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
 
 def show_progress(method: str, quiet: bool) -> dict[str, Any]:
     """A progress bar on a terminal for methods that offer one; nothing when quiet or piped."""
-    wants = not quiet and sys.stderr.isatty() and "progress" in method_options(method)
+    wants = not quiet and sys.stderr.isatty() and method_info(method).progress
     return {"progress": True} if wants else {}
 
 
@@ -88,7 +88,7 @@ def write_result(
             record[key] = float(explanation.extras[key][0])
     npy = out / f"{stem}.npy"
     np.save(npy, attribution.astype(np.float32))
-    is_mask = "masked_probability" in explanation.extras
+    is_mask = method_info(explanation.method).is_mask
     png = save_overlay(
         out / f"{stem}.png", image, attribution,
         title=f"{explanation.method}: {record['label']} (p={record['probability']:.2f})",

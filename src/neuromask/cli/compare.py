@@ -12,18 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..api import explain, methods
+from ..api import explain, method_info, methods
 from ..errors import NeuromaskError, UnknownNameError
 from .common import parse_params
-
-# The column order: NeuroMask, then the methods in the order the paper discusses them,
-# then the sanity baselines; anything registered later goes at the end.
-ORDER = (
-    "neuromask", "saliency", "smoothgrad", "guided_backprop", "integrated_gradients", "gradcam",
-    "lime", "lrp_epsilon", "occlusion", "rise", "meaningful_perturbation", "extremal_perturbation",
-    "random", "center",
-)
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="run several methods on the same images and draw them side by side")
@@ -38,18 +29,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def chosen_methods(spec: str) -> list[str]:
-    """``"all"`` or ``"a,b,c"`` -> method names in display order (for "all") or as given."""
+def chosen_methods(spec: str) -> tuple[list[str], list[str]]:
+    """``"all"`` or ``"a,b,c"`` -> (method names to run, in display order for "all" or as
+    given; the methods "all" skipped because their optional dependency is missing)."""
     registered = methods()
     if spec.strip() == "all":
-        return [m for m in ORDER if m in registered] + [m for m in registered if m not in ORDER]
+        usable = methods(available=True)
+        return usable, [m for m in registered if m not in usable]
     names = [s.strip() for s in spec.split(",") if s.strip()]
     if not names:
         raise UnknownNameError("--methods must be 'all' or a comma-separated list of method names; got nothing")
     unknown = [n for n in names if n not in registered]
     if unknown:
         raise UnknownNameError(f"unknown method(s) {', '.join(unknown)}; choose from: {', '.join(registered)}")
-    return list(dict.fromkeys(names))
+    return list(dict.fromkeys(names)), []
+
+
+def skipped_line(skipped: list[str]) -> str:
+    """One line naming the skipped methods and the commands that add them."""
+    commands = sorted({method_info(m).install or "" for m in skipped} - {""})
+    return f"skipped {', '.join(skipped)} (not installed; add with: {'; '.join(commands)})"
 
 
 def method_params(pairs: list[str], names: list[str]) -> dict[str, dict[str, Any]]:
@@ -79,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
     from ..models import load_model
     from ..viz.grid import comparison_grid
 
-    names = chosen_methods(args.methods)
+    names, skipped = chosen_methods(args.methods)
+    if skipped:
+        print(f"neuromask compare: {skipped_line(skipped)}", file=sys.stderr)
     params = method_params(args.param, names)
     model = load_model(args.model, device=args.device)
     args.out.mkdir(parents=True, exist_ok=True)

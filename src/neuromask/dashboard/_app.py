@@ -81,7 +81,7 @@ def _run(model: LoadedModel, inputs: Any, target: int, method: str, options: dic
          with_scores: bool) -> logic.MethodResult:
     """Run one method on the explanation thread; this script thread draws its progress meanwhile."""
     events: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
-    reports = logic.reports_progress(method)
+    reports = neuromask.method_info(method).progress
     future = logic.submit(logic.run_method, model, inputs, target, method, options,
                           progress=(lambda done, total: events.put((done, total))) if reports else None,
                           with_scores=with_scores)

@@ -137,24 +137,9 @@ def top_classes(model: LoadedModel, inputs: torch.Tensor, k: int = 5) -> list[tu
     return [(int(i), model.label(int(i)), float(p)) for p, i in zip(values, indices)]
 
 
-def method_kind(method: str) -> str:
-    """The method's kind as its registry entry declares it (``mask``, ``gradient``, ``cam``, ...)."""
-    if hasattr(neuromask, "method_info"):  # the registry's public face once the core restructure lands
-        return str(neuromask.method_info(method).kind)
-    from neuromask.methods import METHODS
-
-    return str(METHODS.entry(method).meta["kind"])
-
-
-def reports_progress(method: str) -> bool:
-    """Whether the method can report its progress (it takes a ``progress`` option)."""
-    return "progress" in neuromask.method_options(method)
-
-
 def method_names() -> list[str]:
-    """The registered methods: the mask methods first (NeuroMask leading), then the others by name."""
-    names = neuromask.methods()
-    return sorted(names, key=lambda m: (m != "neuromask", method_kind(m) != "mask", m))
+    """The methods that run here (their optional extras installed), in the registry's display order."""
+    return neuromask.methods(available=True)
 
 
 @dataclass
@@ -162,7 +147,8 @@ class MethodResult:
     """One method's explanation of one image, with its scores.
 
     Attributes:
-        method: the registered name; ``kind``: its registry kind.
+        method: the registered name; ``kind``: its registry kind; ``is_mask``: a mask
+            in [0, 1] (shown on the shared colour scale).
         attribution: (H, W) float32 at the model's input size.
         seconds: wall-clock seconds of the explanation alone.
         scores: ``deletion`` (lower is better), ``insertion`` (higher is better) and, for
@@ -174,6 +160,7 @@ class MethodResult:
 
     method: str
     kind: str
+    is_mask: bool
     attribution: np.ndarray
     seconds: float
     scores: dict[str, float]
@@ -181,12 +168,8 @@ class MethodResult:
     history_steps: list[int] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def is_mask(self) -> bool:
-        return self.kind == "mask"
 
-
-def score(model: LoadedModel, inputs: torch.Tensor, target: int, attribution: torch.Tensor, kind: str) -> dict[str, float]:
+def score(model: LoadedModel, inputs: torch.Tensor, target: int, attribution: torch.Tensor, is_mask: bool) -> dict[str, float]:
     """Deletion and insertion AUC for any map (N=1), plus mask area and masked probability for masks."""
     tgt = torch.tensor([target])
     att = attribution[None]
@@ -194,7 +177,7 @@ def score(model: LoadedModel, inputs: torch.Tensor, target: int, attribution: to
         "deletion": float(metrics.faithfulness.deletion(model.module, inputs, tgt, att)[0]),
         "insertion": float(metrics.faithfulness.insertion(model.module, inputs, tgt, att)[0]),
     }
-    if kind == "mask":
+    if is_mask:
         scores["mask_area"] = float(metrics.complexity.mask_area(att)[0])
         scores["masked_probability"] = float(metrics.complexity.masked_probability(model.module, inputs, tgt, att)[0])
     return scores
@@ -212,25 +195,26 @@ def run_method(
 ) -> MethodResult:
     """Explain inputs (1, C, H, W) for ``target`` with ``method`` and score the map.
 
-    NeuroMask records its mask ``HISTORY_FRAMES`` times over its steps (``history_every``)
-    for the slider; a method that reports progress calls ``progress(done, total)``.
+    A method with a ``history_every`` option (NeuroMask) records its mask ``HISTORY_FRAMES``
+    times over its steps for the slider; one that reports progress calls ``progress(done, total)``.
     The dashboard runs it through :func:`submit`.
     """
     options = dict(options or {})
-    kind = method_kind(method)
-    if method == "neuromask":
-        steps = int(options.get("steps", neuromask.method_options("neuromask")["steps"]))
+    info = neuromask.method_info(method)
+    if "history_every" in info.options:
+        steps = int(options.get("steps", info.options["steps"]))
         options.setdefault("history_every", max(1, steps // HISTORY_FRAMES))
-    if progress is not None and reports_progress(method):
+    if progress is not None and info.progress:
         options["progress"] = progress
     explanation = neuromask.explain(model, inputs, target=target, method=method, **options)
     attribution = explanation.attribution[0]
-    scores = score(model, inputs, target, attribution, kind) if with_scores else {}
+    scores = score(model, inputs, target, attribution, info.is_mask) if with_scores else {}
     scores["seconds"] = explanation.seconds
     history = explanation.extras.get("history")
     return MethodResult(
         method=method,
-        kind=kind,
+        kind=info.kind,
+        is_mask=info.is_mask,
         attribution=attribution.numpy().astype(np.float32),
         seconds=explanation.seconds,
         scores=scores,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..api import check_inputs, forward_logits, frozen, model_device, resolve_target
+from .._core import check_inputs, forward_logits, frozen, model_device, resolve_target
 from ..errors import InputError
 from ..types import TargetLike
 

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from ..methods._perturb import make_baseline
+from .._core import make_baseline
 from ..types import TargetLike
 from . import METRICS
 from ._common import check_attribution, prepare, target_probability
@@ -83,7 +83,7 @@ def masked_probability(
         inputs: (N, C, H, W) preprocessed images.
         target: (N,) classes (or an int, or ``None`` for the top-1 class).
         attribution: the mask m (N, H, W) in [0, 1].
-        baseline: what a hidden pixel becomes (see ``methods._perturb.make_baseline``):
+        baseline: what a hidden pixel becomes (see ``neuromask._core.make_baseline``):
             by default the image blurred with ``blur_sigma`` (NeuroMask's and extremal
             perturbation's default), the same for every method so that they compare.
         blur_sigma: the blur's sigma in pixels.

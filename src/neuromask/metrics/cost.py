@@ -31,7 +31,8 @@ from typing import Any, Callable, TypeVar
 import torch
 from torch import nn
 
-from ..api import check_inputs, explain, model_device
+from .._core import check_inputs, model_device
+from ..api import explain
 from ..types import LoadedModel, TargetLike
 from . import METRICS
 

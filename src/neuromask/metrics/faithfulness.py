@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from ..methods._perturb import gaussian_blur
+from .._core import gaussian_blur
 from ..types import TargetLike
 from . import METRICS
 from ._common import prepare, target_probability

@@ -19,9 +19,10 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..types import MethodOutput
 from . import METHODS
 from ._common import check_positive, probability_model
-from ._perturb import make_baseline
+from .._core import make_baseline
 
 
 def superpixels(image: torch.Tensor, segmentation: str, segments: int, compactness: float = 10.0) -> torch.Tensor:
@@ -71,7 +72,7 @@ def _superpixel_means(x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return (sums / counts)[:, flat].reshape(x.shape)
 
 
-@METHODS.register("lime", kind="perturbation")
+@METHODS.register("lime", kind="perturbation", order=6)
 def lime(
     model: nn.Module,
     inputs: torch.Tensor,
@@ -88,7 +89,7 @@ def lime(
     seed: int = 0,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
-) -> tuple[torch.Tensor, dict[str, Any]]:
+) -> MethodOutput:
     """Superpixel weights of a local linear surrogate of the target's probability.
 
     Args:
@@ -104,7 +105,7 @@ def lime(
         compactness: SLIC's balance of space over colour (scikit-image's default 10;
             noisy or tiny images need more, e.g. 100).
         baseline: what a hidden superpixel becomes: ``"superpixel_mean"`` (LIME: its
-            mean colour) or any ``_perturb.make_baseline`` choice.
+            mean colour) or any ``neuromask._core.make_baseline`` choice.
         kernel_width: width of LIME's exponential kernel on the cosine distance between
             the keep-vector and all-ones: weight = sqrt(exp(-d^2 / width^2)).
         alpha: ridge penalty of the surrogate (LIME's ``Ridge(alpha=1)``).
@@ -163,4 +164,4 @@ def lime(
         )
         maps.append(attribution[:, 0].detach())
         labels_all.append(labels)
-    return torch.cat(maps), {"superpixels": torch.stack(labels_all)}
+    return MethodOutput(torch.cat(maps), {"superpixels": torch.stack(labels_all)})

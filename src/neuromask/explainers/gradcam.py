@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import UnknownNameError, UnsupportedModelError
+from ..types import MethodOutput
 from . import METHODS
 
 
@@ -86,7 +87,7 @@ def pick_layer(model: nn.Module, inputs: torch.Tensor, layer: str | None) -> tup
     return name, modules[name]
 
 
-@METHODS.register("gradcam", kind="cam")
+@METHODS.register("gradcam", kind="cam", order=5)
 def gradcam(
     model: nn.Module,
     inputs: torch.Tensor,
@@ -95,7 +96,7 @@ def gradcam(
     layer: str | None = None,
     relu: bool = True,
     upsample: str = "bilinear",
-) -> tuple[torch.Tensor, dict[str, str]]:
+) -> MethodOutput:
     """relu(sum_k alpha_k A_k) with alpha_k the spatial mean of d logit_target / d A_k.
 
     Args:
@@ -126,4 +127,4 @@ def gradcam(
     size = tuple(inputs.shape[-2:])
     align = False if upsample == "bilinear" else None
     cam = F.interpolate(cam.detach(), size=size, mode=upsample, align_corners=align)
-    return cam[:, 0], {"layer": name}
+    return MethodOutput(cam[:, 0], {"layer": name})

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ..errors import UnknownNameError, UnsupportedModelError, require
+from ..types import MethodOutput
 from . import METHODS
 from ._common import reduce_channels
 
@@ -42,7 +43,7 @@ def _import_zennit() -> Any:
     """
     if "zennit" not in sys.modules and importlib.util.find_spec("torchvision") is None:
         placeholder = types.ModuleType("zennit.torchvision")
-        placeholder.__doc__ = "placeholder: torchvision is not installed (see neuromask.methods.lrp_epsilon)"
+        placeholder.__doc__ = "placeholder: torchvision is not installed (see neuromask.explainers.lrp_epsilon)"
         sys.modules["zennit.torchvision"] = placeholder
     return require("zennit", "lrp", "LRP (method 'lrp_epsilon')")
 
@@ -63,7 +64,10 @@ def _composite(name: str, epsilon: float) -> Any:
     raise UnknownNameError(f"composite must be one of {', '.join(COMPOSITES)}; got {name!r}")
 
 
-@METHODS.register("lrp_epsilon", kind="relevance")
+@METHODS.register("lrp_epsilon", kind="relevance", order=7, requires=("zennit",),
+    # Zennit declares torchvision, which would replace the CPU torch; it needs it only for its
+    # torchvision canonizers, so it is installed without its declared dependencies.
+    install="pip install --no-deps 'zennit==0.5.1'")
 def lrp_epsilon(
     model: nn.Module,
     inputs: torch.Tensor,
@@ -72,7 +76,7 @@ def lrp_epsilon(
     composite: str = "epsilon_plus",
     epsilon: float = 1e-6,
     reduction: str = "sum",
-) -> torch.Tensor:
+) -> MethodOutput:
     """Relevance of each pixel for the target's logit.
 
     Relevance starts as the target's logit at the output (all other classes 0) and is
@@ -113,4 +117,4 @@ def lrp_epsilon(
             f"LRP with composite {composite!r} produced NaN or infinite relevance on this model "
             "(a denominator close to zero); try composite='epsilon_plus' or a larger epsilon"
         )
-    return reduce_channels(relevance, reduction)
+    return MethodOutput(reduce_channels(relevance, reduction))

@@ -7,18 +7,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..types import MethodOutput
 from . import METHODS
 from ._common import reduce_channels
 
 
-@METHODS.register("saliency", kind="gradient")
+@METHODS.register("saliency", kind="gradient", order=1)
 def saliency(
     model: nn.Module,
     inputs: torch.Tensor,
     target: torch.Tensor,
     *,
     reduction: str = "max_abs",
-) -> torch.Tensor:
+) -> MethodOutput:
     """Vanilla gradient saliency.
 
     Args:
@@ -37,4 +38,4 @@ def saliency(
     x = inputs.clone().requires_grad_(True)
     # abs=False: Captum's abs is element-wise; the reduction decides how signs are treated.
     grads = Saliency(model).attribute(x, target=target, abs=False)
-    return reduce_channels(grads.detach(), reduction)
+    return MethodOutput(reduce_channels(grads.detach(), reduction))

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import neuromask
-from methods._fixtures import one_thread  # noqa: F401 - autouse fixture
+from explainers._fixtures import one_thread  # noqa: F401 - autouse fixture
 
 
 class TextureRegion(nn.Module):

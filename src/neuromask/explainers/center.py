@@ -9,18 +9,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..types import MethodOutput
 from . import METHODS
 from ._common import check_positive
 
 
-@METHODS.register("center", kind="baseline")
+@METHODS.register("center", kind="baseline", order=13)
 def center(
     model: nn.Module,
     inputs: torch.Tensor,
     target: torch.Tensor,
     *,
     sigma: float = 0.25,
-) -> torch.Tensor:
+) -> MethodOutput:
     """A Gaussian bump exp(-d^2 / (2 sigma^2)) around the image centre, ignoring the model.
 
     Args:
@@ -39,4 +40,4 @@ def center(
     xs = (torch.arange(w, dtype=torch.float64) + 0.5) / w - 0.5
     d2 = ys[:, None] ** 2 + xs[None, :] ** 2
     bump = torch.exp(-d2 / (2 * sigma**2)).to(inputs.device, inputs.dtype)
-    return bump.expand(n, h, w).clone()
+    return MethodOutput(bump.expand(n, h, w).clone())

@@ -40,8 +40,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
+from ..types import MethodOutput
 from . import METHODS
-from ._perturb import make_baseline
+from .._core import make_baseline
 
 # Smoothing kernels: the paper's discrete Laplacian (4-neighbour) and the reference
 # code's 8- and 24-neighbour variants (centre 8 or 24, all others -1).
@@ -147,7 +148,7 @@ def _optimizer(name: str, param: torch.Tensor, lr: float, decay: float, eps: flo
     raise InputError(f"optimizer must be 'rmsprop_tf1', 'rmsprop' or 'adam'; got {name!r}")
 
 
-@METHODS.register("neuromask", kind="mask", presets=PRESETS)
+@METHODS.register("neuromask", kind="mask", order=0, pixel_options=("blur_sigma",), presets=PRESETS)
 def neuromask(
     model: nn.Module,
     inputs: torch.Tensor,
@@ -177,7 +178,7 @@ def neuromask(
     history_every: int = 0,
     channels_last: bool = True,
     progress: bool | Callable[[int, int], None] = False,
-) -> tuple[torch.Tensor, dict[str, Any]]:
+) -> MethodOutput:
     """Learn a NeuroMask mask for each image.
 
     Args:
@@ -201,7 +202,7 @@ def neuromask(
             (torch.optim.RMSprop) or ``"adam"``.
         rms_decay, rms_eps: RMSProp's decay and epsilon.
         baseline: what a hidden pixel becomes: ``"zero"``, ``"black"``, ``"blur"``,
-            ``"mean"`` or a number (see ``_perturb.make_baseline``).
+            ``"mean"`` or a number (see ``neuromask._core.make_baseline``).
         blur_sigma: the Gaussian's sigma in pixels for ``baseline="blur"``.
         mask_size: side of a coarse W (mask_size x mask_size, bilinearly upsampled to
             the image), or ``None`` for W at the image's full resolution (the paper).
@@ -287,7 +288,7 @@ def neuromask(
         history_steps.append(steps)
         extras["history"] = torch.stack(history, dim=1)
         extras["history_steps"] = torch.tensor(history_steps)
-    return mask[:, 0], extras
+    return MethodOutput(mask[:, 0], extras)
 
 
 class _CallbackBar:

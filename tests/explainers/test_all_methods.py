@@ -11,7 +11,7 @@ from torch import nn
 
 import neuromask
 from neuromask.errors import InputError
-from methods._fixtures import one_thread  # noqa: F401 - autouse fixture
+from explainers._fixtures import one_thread  # noqa: F401 - autouse fixture
 
 # Settings small enough for a 16 x 16 image and a tiny CNN.
 FAST: dict[str, dict[str, Any]] = {

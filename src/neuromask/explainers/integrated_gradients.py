@@ -9,12 +9,13 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from ..types import MethodOutput
 from . import METHODS
 from ._common import check_positive, reduce_channels
-from ._perturb import make_baseline
+from .._core import make_baseline
 
 
-@METHODS.register("integrated_gradients", kind="gradient")
+@METHODS.register("integrated_gradients", kind="gradient", order=4)
 def integrated_gradients(
     model: nn.Module,
     inputs: torch.Tensor,
@@ -27,7 +28,7 @@ def integrated_gradients(
     batch_size: int = 10,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
-) -> tuple[torch.Tensor, dict[str, Any]]:
+) -> MethodOutput:
     """(x - x') * integral over a in [0, 1] of d logit_target(x' + a (x - x')) / dx.
 
     Args:
@@ -35,7 +36,7 @@ def integrated_gradients(
         inputs: (N, C, H, W) preprocessed images.
         target: (N,) the class whose logit is attributed.
         steps: points of the path integral (the paper: 20-300; Captum's default 50).
-        baseline: the reference image x' (see ``_perturb.make_baseline``): ``"zero"`` in
+        baseline: the reference image x' (see ``neuromask._core.make_baseline``): ``"zero"`` in
             the model's input space (for an ImageNet-normalised model the mean colour),
             ``"black"`` (the paper's black image; needs ``mean``/``std``), ``"blur"``,
             ``"mean"`` or a number.
@@ -67,4 +68,4 @@ def integrated_gradients(
         internal_batch_size=batch_size,
         return_convergence_delta=True,
     )
-    return reduce_channels(attributions.detach(), reduction), {"convergence_delta": delta.detach()}
+    return MethodOutput(reduce_channels(attributions.detach(), reduction), {"convergence_delta": delta.detach()})

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 import neuromask
-from methods._fixtures import one_thread  # noqa: F401 - autouse fixture
+from explainers._fixtures import one_thread  # noqa: F401 - autouse fixture
 from neuromask.errors import UnsupportedModelError
 from reference.lrp import dense_matrix, lrp_literal, merge_batch_norm
 
@@ -71,7 +71,7 @@ def test_zennit_imports_without_torchvision() -> None:
     """Zennit's __init__ imports torchvision; the method registers a placeholder where it is missing."""
     code = (
         "import importlib.util, sys\n"
-        "from neuromask.methods.lrp_epsilon import _import_zennit\n"
+        "from neuromask.explainers.lrp_epsilon import _import_zennit\n"
         "z = _import_zennit()\n"
         "from zennit.canonizers import SequentialMergeBatchNorm\n"
         "tv = importlib.util.find_spec('torchvision') is not None\n"

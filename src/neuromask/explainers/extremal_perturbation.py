@@ -23,7 +23,7 @@ paper and TorchRay:
 
 Differences: TorchRay's growth factor 1.0035 per step is for 800 steps; here it is
 1.0035^(800 / steps), so that the final area weight is the paper's for any number of
-steps. The blur is ``_perturb.gaussian_blur`` (reflecting at the edges), not TorchRay's
+steps. The blur is ``neuromask._core.gaussian_blur`` (reflecting at the edges), not TorchRay's
 own Gaussian. The margin is ``sigma`` pixels on every side (TorchRay's falls a few pixels
 short on the bottom and right).
 """
@@ -38,9 +38,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
+from ..types import MethodOutput
 from . import METHODS
 from ._common import check_fraction, check_positive
-from ._perturb import gaussian_blur
+from .._core import gaussian_blur
 
 PRESETS: dict[str, dict[str, Any]] = {
     # TorchRay's settings (its areas [0.05, 0.1, 0.2] are a common choice in the paper).
@@ -119,7 +120,7 @@ def apply_pyramid(pyramid: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return y0 + frac * (y1 - y0)
 
 
-@METHODS.register("extremal_perturbation", kind="mask", presets=PRESETS)
+@METHODS.register("extremal_perturbation", kind="mask", order=11, pixel_options=("step", "sigma", "max_blur"), presets=PRESETS)
 def extremal_perturbation(
     model: nn.Module,
     inputs: torch.Tensor,
@@ -135,7 +136,7 @@ def extremal_perturbation(
     levels: int = 8,
     max_blur: float = 20.0,
     jitter: bool = True,
-) -> tuple[torch.Tensor, dict[str, Any]]:
+) -> MethodOutput:
     """Learn one smooth mask of each area in ``areas`` per image, preserving the target.
 
     Args:
@@ -199,4 +200,4 @@ def extremal_perturbation(
         weight *= growth
     with torch.no_grad():
         masks = generator(params)[0].reshape(n, len(areas), h, w)
-    return masks.mean(dim=1), {"masks": masks, "areas": areas}
+    return MethodOutput(masks.mean(dim=1), {"masks": masks, "areas": areas})

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import neuromask
-from methods._fixtures import one_thread  # noqa: F401 - autouse fixture
+from explainers._fixtures import one_thread  # noqa: F401 - autouse fixture
 from neuromask.errors import UnknownNameError, UnsupportedModelError
 
 

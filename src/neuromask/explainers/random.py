@@ -5,17 +5,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..types import MethodOutput
 from . import METHODS
 
 
-@METHODS.register("random", kind="baseline")
+@METHODS.register("random", kind="baseline", order=12)
 def random(
     model: nn.Module,
     inputs: torch.Tensor,
     target: torch.Tensor,
     *,
     seed: int = 0,
-) -> torch.Tensor:
+) -> MethodOutput:
     """Uniform noise in [0, 1), ignoring model and image.
 
     Args:
@@ -30,4 +31,4 @@ def random(
     """
     n, _, h, w = inputs.shape
     one = torch.rand((1, h, w), generator=torch.Generator().manual_seed(seed))
-    return one.expand(n, h, w).to(inputs.device, inputs.dtype).clone()
+    return MethodOutput(one.expand(n, h, w).to(inputs.device, inputs.dtype).clone())

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import neuromask
-from neuromask.methods.neuromask import KERNELS, PRESETS, _RMSPropTF1, smoothness_loss, sparsity_loss
+from neuromask.explainers.neuromask import KERNELS, PRESETS, _RMSPropTF1, smoothness_loss, sparsity_loss
 
 from helpers import assert_same_state, model_state
 
@@ -93,7 +93,7 @@ def test_rmsprop_tf1_step_by_hand() -> None:
 
 def test_gradient_of_total_loss(region_model) -> None:
     """Autograd's gradient of the whole objective equals finite differences."""
-    from neuromask.methods.neuromask import _mask
+    from neuromask.explainers.neuromask import _mask
 
     model = region_model.double()
     x = torch.rand(1, 3, 16, 24, dtype=torch.double, generator=torch.Generator().manual_seed(0)) + 0.5
@@ -194,7 +194,7 @@ def test_presets_fill_options_and_user_values_win(tiny_cnn) -> None:
 
 def test_black_baseline_hides_to_black_pixels(region_model) -> None:
     """With mean/std known, a fully hidden pixel is pixel value 0 before normalisation."""
-    from neuromask.methods._perturb import make_baseline
+    from neuromask._core import make_baseline
 
     mean, std = [0.5, 0.4, 0.3], [0.2, 0.25, 0.5]
     b = make_baseline(torch.zeros(1, 3, 4, 4), "black", mean=mean, std=std)
@@ -203,7 +203,7 @@ def test_black_baseline_hides_to_black_pixels(region_model) -> None:
 
 
 def test_blur_is_a_normalised_gaussian() -> None:
-    from neuromask.methods._perturb import gaussian_blur
+    from neuromask._core import gaussian_blur
 
     x = torch.zeros(1, 1, 41, 41)
     x[0, 0, 20, 20] = 1.0

@@ -11,7 +11,7 @@ from PIL import Image
 
 from neuromask.cli.main import main
 from neuromask.viz.grid import normalise_for_display
-from methods._fixtures import one_thread  # noqa: F401 - autouse fixture
+from explainers._fixtures import one_thread  # noqa: F401 - autouse fixture
 
 NET = '''
 import torch

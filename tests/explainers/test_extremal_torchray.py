@@ -56,7 +56,7 @@ def test_extremal_perturbation_agrees_with_torchray() -> None:
 def test_mask_generator_equals_torchrays() -> None:
     pytest.importorskip("torchvision")
     ep = pytest.importorskip("torchray.attribution.extremal_perturbation")
-    from neuromask.methods.extremal_perturbation import SmoothMaskGenerator
+    from neuromask.explainers.extremal_perturbation import SmoothMaskGenerator
 
     for size, step, sigma in [((64, 64), 4, 8.0), ((50, 70), 7, 21.0)]:
         ours = SmoothMaskGenerator(size, step, sigma, torch.device("cpu"))

@@ -23,9 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..types import MethodOutput
 from . import METHODS
 from ._common import check_positive
-from ._perturb import gaussian_blur
+from .._core import gaussian_blur
 
 PRESETS: dict[str, dict[str, Any]] = {
     # The authors' setting (300 Adam iterations).
@@ -40,7 +41,7 @@ def total_variation(mask: torch.Tensor, beta: float) -> torch.Tensor:
     return dy + dx
 
 
-@METHODS.register("meaningful_perturbation", kind="mask", presets=PRESETS)
+@METHODS.register("meaningful_perturbation", kind="mask", order=10, pixel_options=("blur_sigma",), presets=PRESETS)
 def meaningful_perturbation(
     model: nn.Module,
     inputs: torch.Tensor,
@@ -53,7 +54,7 @@ def meaningful_perturbation(
     tv_beta: float = 3.0,
     mask_size: int = 28,
     blur_sigma: float = 10.0,
-) -> tuple[torch.Tensor, dict[str, Any]]:
+) -> MethodOutput:
     """Learn a deletion mask per image.
 
     Args:
@@ -99,4 +100,4 @@ def meaningful_perturbation(
     with torch.no_grad():
         final = model(perturbed(mask)).softmax(1).gather(1, target[:, None])[:, 0]
         up = F.interpolate(mask, size=(h, w), mode="bilinear", align_corners=False)
-    return (1 - up)[:, 0], {"masked_probability": final}
+    return MethodOutput((1 - up)[:, 0], {"masked_probability": final})

@@ -13,11 +13,12 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..types import MethodOutput
 from . import METHODS
 from ._common import check_positive, input_gradients, reduce_channels
 
 
-@METHODS.register("smoothgrad", kind="gradient")
+@METHODS.register("smoothgrad", kind="gradient", order=2)
 def smoothgrad(
     model: nn.Module,
     inputs: torch.Tensor,
@@ -28,11 +29,11 @@ def smoothgrad(
     reduction: str = "max_abs",
     batch_size: int = 10,
     seed: int = 0,
-) -> torch.Tensor:
+) -> MethodOutput:
     """Mean gradient over ``samples`` copies x + N(0, sigma^2), sigma = noise_level * (max(x) - min(x)).
 
     The signed gradients are averaged first (the paper's equation 2), then reduced over
-    channels like :func:`~neuromask.methods.saliency.saliency`; so with ``samples=1`` and
+    channels like :func:`~neuromask.explainers.saliency.saliency`; so with ``samples=1`` and
     ``noise_level=0`` the result is exactly the saliency map.
 
     Args:
@@ -66,4 +67,4 @@ def smoothgrad(
         noisy = x + sigma * noise
         grads = input_gradients(model, noisy, target[i].expand(samples), batch_size)
         sums[i] = grads.sum(dim=0)
-    return reduce_channels(sums / samples, reduction)
+    return MethodOutput(reduce_channels(sums / samples, reduction))

@@ -17,9 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..types import MethodOutput
 from . import METHODS
 from ._common import check_fraction, check_positive, chunks, target_scores
-from ._perturb import make_baseline
+from .._core import make_baseline
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Petsiuk et al.'s setting for ImageNet classifiers.
@@ -40,7 +41,7 @@ def random_masks(
     return torch.stack([up[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(count)])
 
 
-@METHODS.register("rise", kind="perturbation", presets=PRESETS)
+@METHODS.register("rise", kind="perturbation", order=9, presets=PRESETS)
 def rise(
     model: nn.Module,
     inputs: torch.Tensor,
@@ -55,7 +56,7 @@ def rise(
     seed: int = 0,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
-) -> torch.Tensor:
+) -> MethodOutput:
     """sum_i score(x masked by M_i) * M_i / (masks * p) for each pixel.
 
     Args:
@@ -67,7 +68,7 @@ def rise(
             CPU, at the price of a noisier map.
         grid: cells per side of the random binary grid (the paper: 7).
         p: probability that a cell is kept (the paper: 0.5).
-        baseline: what a masked pixel becomes (see ``_perturb.make_baseline``); the
+        baseline: what a masked pixel becomes (see ``neuromask._core.make_baseline``); the
             paper multiplies the normalised input by the mask, i.e. ``"zero"``.
         output: the score, ``"probability"`` (the paper) or ``"logit"``.
         batch_size: masked images per forward pass.
@@ -95,4 +96,4 @@ def rise(
                 logits = model(background[i : i + 1] + m * delta[i : i + 1])
                 scores = target_scores(logits, target[i].expand(m.shape[0]), output)
             saliency[i] += (scores.view(-1, 1, 1) * m[:, 0]).sum(dim=0)
-    return saliency / (masks * p)
+    return MethodOutput(saliency / (masks * p))

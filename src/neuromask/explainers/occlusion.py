@@ -10,12 +10,13 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..types import MethodOutput
 from . import METHODS
 from ._common import check_positive, probability_model
-from ._perturb import make_baseline
+from .._core import make_baseline
 
 
-@METHODS.register("occlusion", kind="perturbation")
+@METHODS.register("occlusion", kind="perturbation", order=8, pixel_options=("window", "stride"))
 def occlusion(
     model: nn.Module,
     inputs: torch.Tensor,
@@ -28,7 +29,7 @@ def occlusion(
     batch_size: int = 16,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
-) -> torch.Tensor:
+) -> MethodOutput:
     """score(x) - score(x with a window x window square replaced by the baseline), each pixel
     averaged over the squares that cover it.
 
@@ -40,7 +41,7 @@ def occlusion(
             to the image. The paper slides a grey square; 32 px with stride 16 costs
             169 forward passes at 224 x 224.
         stride: step between squares in pixels.
-        baseline: what an occluded pixel becomes (see ``_perturb.make_baseline``);
+        baseline: what an occluded pixel becomes (see ``neuromask._core.make_baseline``);
             ``"zero"`` is the mean colour of an ImageNet-normalised model, the paper's
             grey square.
         output: the score, ``"probability"`` (the paper's figures) or ``"logit"``.
@@ -70,4 +71,4 @@ def occlusion(
         target=target,
         perturbations_per_eval=batch_size,
     )
-    return attributions[:, 0].detach()
+    return MethodOutput(attributions[:, 0].detach())

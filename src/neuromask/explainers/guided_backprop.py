@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ..errors import UnsupportedModelError
+from ..types import MethodOutput
 from . import METHODS
 from ._common import reduce_channels
 
@@ -63,14 +64,14 @@ def _captum_class() -> type:
     return _ReluLikeGuidedBackprop
 
 
-@METHODS.register("guided_backprop", kind="gradient")
+@METHODS.register("guided_backprop", kind="gradient", order=3)
 def guided_backprop(
     model: nn.Module,
     inputs: torch.Tensor,
     target: torch.Tensor,
     *,
     reduction: str = "max_abs",
-) -> torch.Tensor:
+) -> MethodOutput:
     """Guided backpropagation of the target's logit to the input.
 
     Args:
@@ -93,4 +94,4 @@ def guided_backprop(
         # a finally block, which the tests check.
         warnings.filterwarnings("ignore", message="Setting backward hooks")
         grads = explainer.attribute(inputs.clone().requires_grad_(True), target=target)
-    return reduce_channels(grads.detach(), reduction)
+    return MethodOutput(reduce_channels(grads.detach(), reduction))

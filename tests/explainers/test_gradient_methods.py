@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import neuromask
-from methods._fixtures import one_thread  # noqa: F401 - autouse fixture
+from explainers._fixtures import one_thread  # noqa: F401 - autouse fixture
 from neuromask.errors import UnsupportedModelError
 from reference.guided_backprop import guided_backprop_literal, tiny_relu6_net
 
