@@ -322,8 +322,7 @@ def open_results(folder: str | os.PathLike[str]) -> ResultsFolder:
     """
     import pandas as pd
 
-    from neuromask.bench import read_rows
-    from neuromask.bench.rows import Row
+    from neuromask.bench import Row, read_rows
 
     path = Path(folder).expanduser()
     if not path.is_dir():
