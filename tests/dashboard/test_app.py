@@ -44,14 +44,14 @@ def test_explain_shows_each_method_once_and_remembers_results() -> None:
     assert at.subheader[0].value == "Why triangle?"
     captions = _texts(at.caption)
     assert sum("deletion" in c and "insertion" in c for c in captions) == 2
-    results = dict(at.session_state["results"])
+    results = dict(at.session_state["runs"].results)
     assert sorted(r.method for r in results.values()) == ["gradcam", "saliency"]
     # Another interaction (here: choosing the other class and back) recomputes nothing already known.
     at.radio(key="target").set_value(1).run()
     assert "Press Explain to run the chosen methods." in _texts(at.info)  # nothing known for 'square' yet
     at.radio(key="target").set_value(0).run()
     assert at.subheader[0].value == "Why triangle?"
-    for key, result in at.session_state["results"].items():
+    for key, result in at.session_state["runs"].results.items():
         assert result is results[key]
 
 
@@ -77,5 +77,7 @@ def test_the_results_page_shows_a_benchmark_folder() -> None:
     assert at.subheader[0].value == "Benchmark"
     groups = {p.name for p in (BENCHMARK / "charts").iterdir()}
     assert {m.value.removeprefix("#### ") for m in at.markdown if m.value.startswith("#### ")} >= groups
+    at.selectbox(key="results_metric").select("deletion").run()
+    assert "deletion: the mean over images per method; lower is better." in _texts(at.caption)
     at.text_input(key="results_folder").set_value(str(BENCHMARK / "charts")).run()
     assert "holds neither rows.jsonl" in at.error[0].value

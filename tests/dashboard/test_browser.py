@@ -175,3 +175,21 @@ def test_bad_uploads_give_one_clear_message(server: str, browser: object, shots:
     page.get_by_text("'huge.png' is 8000x6000 pixels (48 megapixels)").wait_for()
     assert page.get_by_text("Traceback").count() == 0
     page.context.close()
+
+
+def test_results_page_opens_the_committed_benchmark(server: str, browser: object, shots: Path) -> None:
+    folder = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "benchmark"
+    groups = sorted(p.name for p in (folder / "charts").iterdir())
+    page = _open(browser, server)
+    page.get_by_test_id("stSidebar").get_by_text("Results", exact=True).click()
+    box = page.get_by_label("Results folder")
+    box.fill(str(folder))
+    box.press("Enter")
+    page.get_by_text("Benchmark", exact=True).wait_for()
+    for group in groups:
+        page.get_by_role("heading", name=group).wait_for()
+    page.get_by_test_id("stVegaLiteChart").first.wait_for()
+    page.wait_for_timeout(1000)  # the charts draw after they appear (for the screenshot only)
+    assert page.get_by_text("Traceback").count() == 0
+    page.screenshot(path=str(shots / "dashboard_results.png"))
+    page.context.close()

@@ -155,6 +155,24 @@ def test_two_sessions_at_once_on_one_shared_model_get_what_each_gets_alone(share
     assert_same_state(before, model_state(shared.module))
 
 
+def test_runs_start_each_key_once_and_collect_results_and_failures(shared: LoadedModel, triangle) -> None:
+    inputs, _, _ = triangle
+    runs = logic.Runs()
+    runs.start("a", shared, inputs, 0, "neuromask", {"steps": 10})
+    first = runs.running["a"]
+    runs.start("a", shared, inputs, 0, "neuromask", {"steps": 10})  # already running: nothing new
+    assert runs.running["a"] is first
+    runs.start("bad", shared, inputs, 0, "neuromask", {"steps": -1})
+    first.result()
+    runs.running["bad"].exception()
+    runs.collect()
+    assert runs.running == {}
+    assert runs.results["a"].params["steps"] == 10 and runs.progress["a"] == (10, 10)
+    assert runs.failures["bad"] == "neuromask failed: InputError: steps must be >= 0; got -1"
+    runs.start("a", shared, inputs, 0, "neuromask", {"steps": 10})  # finished: nothing new
+    assert runs.running == {}
+
+
 # --- colours and the download ------------------------------------------------------------
 
 

@@ -1,16 +1,15 @@
 """The Streamlit script of ``neuromask dashboard``: an Explain page and a Results page.
 
 Layout only; every computation is a function of :mod:`neuromask.dashboard.logic`.
-Models are loaded once per server (``st.cache_resource``) and every explanation runs on
-one worker thread, one at a time (``logic.submit``); images and results live in each session's own ``st.session_state``, so two
-browser sessions never see each other's data.
+Models are loaded once per server (``st.cache_resource``); every explanation runs on one
+worker thread, one at a time (``logic.submit``). Images and results live in each
+session's own ``st.session_state``, so two browser sessions never see each other's data.
 """
 
 from __future__ import annotations
 
 import json
-import queue
-from concurrent.futures import TimeoutError as FutureTimeout
+import time
 from typing import Any
 
 import pandas as pd
@@ -19,6 +18,7 @@ import streamlit as st
 import neuromask
 from neuromask.dashboard import logic
 from neuromask.errors import ImageLoadError, InputError, NeuromaskError
+from neuromask.metrics import METRICS
 from neuromask.types import LoadedModel
 
 CUSTOM_MODEL = "a model file or spec…"
@@ -31,11 +31,11 @@ def shared_model(spec: str) -> LoadedModel:
     return neuromask.load_model(spec)
 
 
-def _state() -> tuple[dict[Any, logic.MethodResult], dict[Any, str]]:
-    """This session's remembered results and failures, keyed by (image, model, target, method, options)."""
-    st.session_state.setdefault("results", {})
-    st.session_state.setdefault("failures", {})
-    return st.session_state["results"], st.session_state["failures"]
+def _runs() -> logic.Runs:
+    """This session's explanations (``st.session_state`` is per browser session)."""
+    runs: logic.Runs = st.session_state.setdefault("runs", logic.Runs())
+    runs.collect()
+    return runs
 
 
 def _choose_image() -> tuple[str, Any] | None:
@@ -56,7 +56,8 @@ def _choose_image() -> tuple[str, Any] | None:
         return None
 
 
-def _choose_model() -> LoadedModel | None:
+def _choose_model() -> str | None:
+    """The model spec chosen in the sidebar (loaded only once there is an image to explain)."""
     names = [name for name, _ in neuromask.list_models()]
     choices = names + [CUSTOM_MODEL]
     default = names.index("efficientnet_lite0") if "efficientnet_lite0" in names else 0
@@ -70,6 +71,10 @@ def _choose_model() -> LoadedModel | None:
         if not spec:
             st.info("Type a model file or spec in the sidebar.")
             return None
+    return spec
+
+
+def _load(spec: str) -> LoadedModel | None:
     try:
         return shared_model(spec)
     except (NeuromaskError, ValueError, OSError) as exc:
@@ -77,26 +82,18 @@ def _choose_model() -> LoadedModel | None:
         return None
 
 
-def _run(model: LoadedModel, inputs: Any, target: int, method: str, options: dict[str, Any],
-         with_scores: bool) -> logic.MethodResult:
-    """Run one method on the explanation thread; this script thread draws its progress meanwhile."""
-    events: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
-    reports = neuromask.method_info(method).progress
-    future = logic.submit(logic.run_method, model, inputs, target, method, options,
-                          progress=(lambda done, total: events.put((done, total))) if reports else None,
-                          with_scores=with_scores)
-    bar = st.progress(0.0, text=f"{method}: waiting") if reports else None
+def _wait(runs: logic.Runs, key: Any, method: str) -> None:
+    """Draw a running method's progress until it ends. The page stays live meanwhile: a click
+    reruns this script, and the run goes on and is collected on a later rerun."""
+    bar = st.progress(0.0, text=f"{method}: waiting for the explanation before it")
     with st.spinner(f"{method}…"):
-        while True:
-            try:
-                return future.result(timeout=0.25)
-            except FutureTimeout:
-                pass
-            latest = None
-            while not events.empty():
-                latest = events.get_nowait()
-            if bar is not None and latest is not None:
-                bar.progress(latest[0] / latest[1], text=f"{method}: step {latest[0]} / {latest[1]}")
+        while key in runs.running:
+            done, total = runs.progress.get(key, (0, 0))
+            if total:
+                bar.progress(done / total, text=f"{method}: step {done} / {total}")
+            time.sleep(0.25)
+            runs.collect()
+    bar.empty()
 
 
 def _show_grid(picture: Any, results: list[logic.MethodResult]) -> None:
@@ -125,11 +122,14 @@ def _show_history(picture: Any, result: logic.MethodResult) -> None:
 def explain_page() -> None:
     st.title("Explain an image")
     chosen_image = _choose_image()
-    model = _choose_model()
+    spec = _choose_model()
     methods = st.sidebar.multiselect("Methods", logic.method_names(), default=["neuromask", "gradcam"], key="methods")
     steps = st.sidebar.number_input("NeuroMask steps", min_value=1, max_value=5000, value=200, step=10, key="steps")
     with_scores = st.sidebar.checkbox("Scores (deletion, insertion, mask area, masked probability)", value=True, key="scores")
-    if chosen_image is None or model is None:
+    if chosen_image is None or spec is None:
+        return
+    model = _load(spec)
+    if model is None:
         return
     image_name, image = chosen_image
     try:
@@ -148,28 +148,25 @@ def explain_page() -> None:
         st.info("Choose at least one method in the sidebar.")
         return
 
-    results, failures = _state()
+    runs = _runs()
     digest = logic.image_digest(image)
 
+    def options(method: str) -> dict[str, Any]:
+        return {"steps": int(steps)} if method == "neuromask" else {}
+
     def key(method: str) -> tuple[Any, ...]:
-        options = {"steps": int(steps)} if method == "neuromask" else {}
-        return (digest, model.name, int(target), method, json.dumps(options), bool(with_scores))
+        return (digest, model.name, int(target), method, json.dumps(options(method)), bool(with_scores))
 
     if st.button("Explain", type="primary", key="run"):
         for method in methods:
-            if key(method) in results:
-                continue
-            failures.pop(key(method), None)
-            options = {"steps": int(steps)} if method == "neuromask" else {}
-            try:
-                results[key(method)] = _run(model, inputs, int(target), method, options, with_scores)
-            except Exception as exc:  # shown on the page, one line per method; the others still run
-                failures[key(method)] = f"{method} failed: {type(exc).__name__}: {exc}"
-
+            runs.start(key(method), model, inputs, int(target), method, options(method), with_scores=with_scores)
     for method in methods:
-        if key(method) in failures:
-            st.error(failures[key(method)])
-    done = [results[key(m)] for m in methods if key(m) in results]
+        if key(method) in runs.running:
+            _wait(runs, key(method), method)
+    for method in methods:
+        if key(method) in runs.failures:
+            st.error(runs.failures[key(method)])
+    done = [runs.results[key(m)] for m in methods if key(m) in runs.results]
     if not done:
         st.info("Press Explain to run the chosen methods.")
         return
@@ -182,6 +179,13 @@ def explain_page() -> None:
     record = {"image": image_name, "model": model.name, "target": int(target), "label": model.label(int(target))}
     st.download_button("Download results (.zip)", logic.results_archive(picture, done, record),
                        file_name="neuromask_results.zip", mime="application/zip", key="download", on_click="ignore")
+
+
+def _direction(metric: str) -> str:
+    """Which way is better, as the metric's registration says."""
+    if metric not in METRICS:
+        return "a metric this version does not know"
+    return "higher is better" if METRICS.entry(metric).meta["higher_is_better"] else "lower is better"
 
 
 def results_page() -> None:
@@ -210,6 +214,7 @@ def results_page() -> None:
             st.dataframe(table)
             if metric in table.columns:
                 st.bar_chart(table[metric].dropna())
+                st.caption(f"{metric}: the mean over images per method; {_direction(metric)}.")
         if len(failed):
             st.markdown("#### Failures")
             st.dataframe(failed)

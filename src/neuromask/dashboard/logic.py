@@ -18,7 +18,7 @@ import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Hashable, Iterator
 
 import numpy as np
 import torch
@@ -222,6 +222,56 @@ def run_method(
         history_steps=[int(s) for s in explanation.extras.get("history_steps", [])],
         params={k: v for k, v in explanation.params.items() if k != "progress"},
     )
+
+
+@dataclass
+class Runs:
+    """One session's explanations: those finished, failed and still running, by a key the
+    page chooses (image, model, target, method, options).
+
+    A run goes on on the explanation thread when the page reruns (the user changed a
+    widget meanwhile), and its result is collected on a later rerun; starting a key that
+    is already running or finished starts nothing.
+
+    Attributes:
+        results: key -> :class:`MethodResult`.
+        failures: key -> a one-line message naming the method and the exception.
+        running: key -> the :class:`~concurrent.futures.Future` of a run not yet collected.
+        progress: key -> (done, total) as last reported by the method.
+        methods: key -> the method it runs.
+    """
+
+    results: dict[Hashable, MethodResult] = field(default_factory=dict)
+    failures: dict[Hashable, str] = field(default_factory=dict)
+    running: dict[Hashable, Future] = field(default_factory=dict)
+    progress: dict[Hashable, tuple[int, int]] = field(default_factory=dict)
+    methods: dict[Hashable, str] = field(default_factory=dict)
+
+    def start(self, key: Hashable, model: LoadedModel, inputs: torch.Tensor, target: int, method: str,
+              options: dict[str, Any] | None = None, *, with_scores: bool = True) -> None:
+        """Queue ``run_method`` for ``key`` unless it is finished or running; forget an earlier failure."""
+        if key in self.results or key in self.running:
+            return
+        self.failures.pop(key, None)
+        self.methods[key] = method
+
+        def report(done: int, total: int) -> None:  # on the explanation thread: one assignment
+            self.progress[key] = (done, total)
+
+        self.running[key] = submit(run_method, model, inputs, target, method, options,
+                                   progress=report, with_scores=with_scores)
+
+    def collect(self) -> None:
+        """Move every finished run into ``results`` or ``failures``."""
+        for key, future in list(self.running.items()):
+            if not future.done():
+                continue
+            del self.running[key]
+            exc = future.exception()
+            if exc is None:
+                self.results[key] = future.result()
+            else:  # shown on the page, one line per method; the other methods still run
+                self.failures[key] = f"{self.methods[key]} failed: {type(exc).__name__}: {exc}"
 
 
 def display_values(attribution: np.ndarray, is_mask: bool) -> np.ndarray:
