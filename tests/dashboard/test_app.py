@@ -81,3 +81,20 @@ def test_the_results_page_shows_a_benchmark_folder() -> None:
     assert "deletion: the mean over images per method; lower is better." in _texts(at.caption)
     at.text_input(key="results_folder").set_value(str(BENCHMARK / "charts")).run()
     assert "holds neither rows.jsonl" in at.error[0].value
+
+
+def test_the_results_page_shows_a_dataset_run(tmp_path: Path) -> None:
+    import pandas as pd
+
+    pd.DataFrame({
+        "image": ["a.png", "b.png", "a.png"], "method": ["gradcam", "gradcam", "saliency"],
+        "status": ["ok", "failed", "ok"], "target": [3, -1, 3], "seconds": [0.5, 9.0, 0.25],
+        "error": ["", "ImageLoadError: 'b.png' is corrupt or truncated", ""],
+    }).to_parquet(tmp_path / "results.parquet")
+    at = _app(page="Results", results_folder=str(tmp_path))
+    assert not at.exception and not at.error
+    assert [s.value for s in at.subheader] == ["Dataset run"]
+    summary = at.dataframe[0].value
+    assert summary.loc["gradcam", "ok"] == 1 and summary.loc["gradcam", "failed"] == 1
+    failures = at.dataframe[1].value
+    assert list(failures["image"]) == ["b.png"]
