@@ -137,7 +137,10 @@ def explain_page() -> None:
     except NeuromaskError as exc:
         st.error(f"The model cannot take this image: {exc}")
         return
-    top = logic.top_classes(model, inputs)
+    with st.spinner("Classifying…"):
+        # On the explanation thread too: a forward pass here could run inside another
+        # session's explanation, between the hooks it put on the shared model.
+        top = logic.submit(logic.top_classes, model, inputs).result()
     left, right = st.columns([1, 2])
     with left:
         st.image(logic.overlay(picture), caption=f"{image_name}, as {model.name} sees it")

@@ -105,7 +105,8 @@ def image_digest(image: Image.Image) -> str:
     return h.hexdigest()[:16]
 
 
-# Every explanation of the server runs on this one thread, one at a time:
+# Every explanation (and every other use of a model) of the server runs on this one thread,
+# one at a time:
 # - explanations put hooks on a model and freeze its parameters for their duration, and the
 #   models are shared by every session (st.cache_resource), so two at once on one model
 #   would see each other's hooks;
