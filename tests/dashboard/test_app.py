@@ -71,6 +71,24 @@ def test_a_model_that_cannot_load_is_one_message() -> None:
     assert len(at.error) == 1 and "The model '/nonexistent/model.pt' cannot be loaded" in at.error[0].value
 
 
+def test_a_torchscript_file_answers_like_the_model_it_was_saved_from(tmp_path: Path) -> None:
+    import torch
+
+    import neuromask
+
+    builtin = neuromask.load_model("triangles_squares-cnn")
+    path = tmp_path / "triangles.pt"
+    torch.jit.trace(builtin.module, torch.rand(1, 1, 32, 32)).save(str(path))
+    at = _app(model="a model file or spec…", model_spec=str(path), model_size=32, model_channels=1,
+             model_norm="[0, 1] as they are")
+    assert not at.exception and not at.error
+    by_file = at.radio(key="target").options
+    # The file has no labels, so its classes are indices; the probabilities are the built-in model's.
+    reference = _app().radio(key="target").options
+    assert [o.split(" ", 1)[1] for o in by_file] == [o.split(" ", 1)[1] for o in reference]
+    assert [int(o.split(" ", 1)[0]) for o in by_file] == [builtin.labels.index(o.split(" ", 1)[0]) for o in reference]
+
+
 def test_the_results_page_shows_a_benchmark_folder() -> None:
     at = _app(page="Results", results_folder=str(BENCHMARK))
     assert not at.exception and not at.error

@@ -22,13 +22,14 @@ from neuromask.metrics import METRICS
 from neuromask.types import LoadedModel
 
 CUSTOM_MODEL = "a model file or spec…"
+IMAGENET, RAW = "normalised with ImageNet's mean and std", "[0, 1] as they are"
 COLUMNS = 4
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def shared_model(spec: str) -> LoadedModel:
+def shared_model(spec: str, options: tuple[tuple[str, Any], ...] = ()) -> LoadedModel:
     """One copy per server; explanations use it one at a time (``logic.submit``)."""
-    return neuromask.load_model(spec)
+    return neuromask.load_model(spec, **dict(options))
 
 
 def _runs() -> logic.Runs:
@@ -56,27 +57,34 @@ def _choose_image() -> tuple[str, Any] | None:
         return None
 
 
-def _choose_model() -> str | None:
-    """The model spec chosen in the sidebar (loaded only once there is an image to explain)."""
+def _choose_model() -> tuple[str, tuple[tuple[str, Any], ...]] | None:
+    """The model spec chosen in the sidebar and, for a file, its input size and channels
+    (the model is loaded only once there is an image to explain)."""
     names = [name for name, _ in neuromask.list_models()]
     choices = names + [CUSTOM_MODEL]
     default = names.index("efficientnet_lite0") if "efficientnet_lite0" in names else 0
     choice = st.sidebar.selectbox("Model", choices, index=default, key="model")
-    spec = choice
-    if choice == CUSTOM_MODEL:
-        spec = st.sidebar.text_input(
-            "Model file or spec", key="model_spec",
-            help="a TorchScript or ONNX file, weights.pt@package.module:Class, torchvision:NAME or timm:NAME",
-        ).strip()
-        if not spec:
-            st.info("Type a model file or spec in the sidebar.")
-            return None
-    return spec
+    if choice != CUSTOM_MODEL:
+        return choice, ()
+    spec = st.sidebar.text_input(
+        "Model file or spec", key="model_spec",
+        help="a TorchScript or ONNX file, weights.pt@package.module:Class, torchvision:NAME or timm:NAME",
+    ).strip()
+    size = st.sidebar.number_input("Its input size (px)", min_value=8, max_value=2048, value=224, key="model_size")
+    channels = int(st.sidebar.selectbox("Its input channels", [3, 1], key="model_channels"))
+    imagenet = st.sidebar.radio("Its pixels", [IMAGENET, RAW], key="model_norm") == IMAGENET
+    if not spec:
+        st.info("Type a model file or spec in the sidebar.")
+        return None
+    options: tuple[tuple[str, Any], ...] = (("input_size", int(size)), ("channels", channels))
+    if not imagenet:  # [0, 1] pixels as they are: the identity normalisation
+        options += (("mean", (0.0,) * channels), ("std", (1.0,) * channels))
+    return spec, options
 
 
-def _load(spec: str) -> LoadedModel | None:
+def _load(spec: str, options: tuple[tuple[str, Any], ...]) -> LoadedModel | None:
     try:
-        return shared_model(spec)
+        return shared_model(spec, options)
     except (NeuromaskError, ValueError, OSError) as exc:
         st.error(f"The model '{spec}' cannot be loaded: {exc}")
         return None
@@ -122,7 +130,7 @@ def _show_history(picture: Any, result: logic.MethodResult) -> None:
 def explain_page() -> None:
     st.title("Explain an image")
     chosen_image = _choose_image()
-    spec = _choose_model()
+    chosen_model = _choose_model()
     methods = st.sidebar.multiselect("Methods", logic.method_names(), default=["neuromask", "gradcam"], key="methods")
     steps = st.sidebar.number_input("NeuroMask steps", min_value=1, max_value=5000, value=200, step=10, key="steps")
     with_scores = st.sidebar.checkbox(
@@ -130,9 +138,9 @@ def explain_page() -> None:
         help="deletion and insertion take 224 forward passes each: seconds on a small model, "
              "tens of seconds on an ImageNet model on a CPU",
     )
-    if chosen_image is None or spec is None:
+    if chosen_image is None or chosen_model is None:
         return
-    model = _load(spec)
+    model = _load(*chosen_model)
     if model is None:
         return
     image_name, image = chosen_image
