@@ -15,15 +15,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # The core environment: the CPU build of torch 2.13.0 first (it installs from local disk
 # on our machines; a plain `torch` requirement would pull a CUDA build of several GB),
-# then the package. Zennit goes in with --no-deps: it lists torchvision as a
-# requirement, and torchvision is kept out of the core install.
+# then the package with its declared requirements. Zennit (lrp_epsilon) goes in with the
+# one command its registration names (method_info("lrp_epsilon").install, --no-deps: it
+# declares torchvision, which is kept out of the core install), read from there.
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev,dashboard,docs,browser]'
-	$(BIN)/pip install -q --no-deps 'zennit==0.5.1'
-	$(BIN)/pip install -q click
+	eval "$(BIN)/python -m $$($(BIN)/python -c 'import neuromask; print(neuromask.method_info("lrp_epsilon").install)') -q"
 	touch $@
 
 # The extras environment: torchvision, timm and onnx2torch need torch 2.14.1.
@@ -31,7 +31,7 @@ $(XBIN)/.installed: pyproject.toml
 	test -x $(XBIN)/python || $(PY) -m venv $(EXTRAS)
 	$(XBIN)/pip install -q --upgrade pip
 	$(XBIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(XBIN)/pip install -q -e '.[dev,vision,timm,onnx,lrp]'
+	$(XBIN)/pip install -q -e '.[dev,all]'
 	# TorchRay (unmaintained; its requirements pull a CUDA torch and pycocotools) only for
 	# the cross-check of extremal perturbation against the authors' code.
 	$(XBIN)/pip install -q --no-deps torchray==1.0.0.2

@@ -37,6 +37,18 @@ def methods(*, available: bool = False) -> list[str]:
     return [n for n in names if method_info(n).available] if available else names
 
 
+def require_available(method: str) -> MethodInfo:
+    """The method's :class:`MethodInfo`, or :class:`MissingDependencyError` naming the one
+    command that installs what it needs."""
+    info = method_info(method)
+    if not info.available:
+        raise MissingDependencyError(
+            f"method '{method}' needs {', '.join(info.requires)}, which is not installed; "
+            f"add it with `{info.install}`"
+        )
+    return info
+
+
 def method_options(method: str) -> dict[str, Any]:
     """The options of ``method`` with their defaults, read from its signature."""
     return option_defaults(METHODS.entry(method))
@@ -103,12 +115,7 @@ def explain(
         MissingDependencyError (an ImportError) when the method's extra is not installed.
     """
     entry = METHODS.entry(method)
-    info = method_info(method)
-    if not info.available:
-        raise MissingDependencyError(
-            f"method '{method}' needs {', '.join(info.requires)}, which is not installed; "
-            f"add it with `{info.install}`"
-        )
+    require_available(method)
     loaded = model if isinstance(model, LoadedModel) else None
     module = loaded.module if loaded is not None else model
     if not isinstance(module, nn.Module):

@@ -12,9 +12,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..api import explain, method_info, methods
-from ..errors import NeuromaskError, UnknownNameError
-from .common import parse_params
+from .._core import atomic_path, save_npy, write_text
+from ..api import explain, method_info, methods, require_available, resolve_options
+from ..errors import UnknownNameError
+from ..explainers import METHODS
+from .common import Failure, exit_code, failure, parse_params, read_image
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="run several methods on the same images and draw them side by side")
@@ -74,7 +76,7 @@ def _pixels(inputs: torch.Tensor, model: Any) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..images import load_image, preprocess_image, to_original_size
+    from ..images import to_original_size
     from ..models import load_model
     from ..viz.grid import comparison_grid
 
@@ -83,22 +85,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"neuromask compare: {skipped_line(skipped)}", file=sys.stderr)
     params = method_params(args.param, names)
     model = load_model(args.model, device=args.device)
+    for name in names:  # a bad request is refused before any work (exit 2)
+        require_available(name)
+        resolve_options(METHODS.entry(name), params[name], model)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    stems, tensors, geometries, failures = [], [], [], []
+    stems, tensors, geometries = [], [], []
+    failures: list[Failure] = []
     for path in args.images:
         try:
-            tensor, geometry = preprocess_image(model, load_image(path))
-        except NeuromaskError as exc:
-            failures.append(f"{path}: {exc}")
+            _, tensor, geometry = read_image(path, model, "compare")
+        except Exception as exc:  # noqa: BLE001 - reported per file, see failure()
+            failures.append(failure(str(path), exc))
             continue
         stems.append(path.stem)
         tensors.append(tensor)
         geometries.append(geometry)
     if not tensors:
-        for line in failures:
-            print(f"neuromask compare: {line}", file=sys.stderr)
-        return 1
+        for f in failures:
+            print(f.line("compare"), file=sys.stderr)
+        return exit_code(failures)
     inputs = torch.stack(tensors)
 
     maps: list[dict[str, np.ndarray | None]] = [{} for _ in stems]
@@ -107,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
     for name in names:
         try:
             e = explain(model, inputs, method=name, **params[name])
-        except (NeuromaskError, ValueError) as exc:
-            failures.append(f"{name}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one method's failure never loses the others
+            failures.append(failure(f"{', '.join(map(str, args.images))}: {name}", exc))
             for row in maps:
                 row[name] = None
             continue
@@ -118,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         for i, stem in enumerate(stems):
             att = e.attribution[i]
             maps[i][name] = att.numpy()
-            np.save(args.out / f"{stem}.{name}.npy", to_original_size(att, geometries[i]))
+            save_npy(args.out / f"{stem}.{name}.npy", to_original_size(att, geometries[i]))
         if not args.quiet:
             print(f"{name}: {seconds[name]:.2f} s per image", flush=True)
 
@@ -127,13 +133,16 @@ def run(args: argparse.Namespace) -> int:
             probs = model.module(inputs.to(args.device)).softmax(1).cpu()
         labels = [f"{model.label(int(p.argmax()))} ({float(p.max()):.2f})" for p in probs]
     pictures = [_pixels(t, model) for t in tensors]
-    png = comparison_grid(args.out / "compare.png", pictures, labels, names, maps, seconds=seconds)
-    write_html(args.out / "compare.html", png.name, args.model, stems, labels, names, seconds, failures)
+    png = args.out / "compare.png"
+    with atomic_path(png) as tmp:
+        comparison_grid(tmp, pictures, labels, names, maps, seconds=seconds)
+    lines = [f"{f.where}: {f.reason}" for f in failures]
+    write_html(args.out / "compare.html", png.name, args.model, stems, labels, names, seconds, lines)
     if not args.quiet:
         print(f"-> {png} and {args.out / 'compare.html'}")
-    for line in failures:
-        print(f"neuromask compare: {line}", file=sys.stderr)
-    return 1 if failures else 0
+    for f in failures:
+        print(f.line("compare"), file=sys.stderr)
+    return exit_code(failures)
 
 
 def write_html(
@@ -148,7 +157,8 @@ def write_html(
     )
     images = ", ".join(f"{html.escape(s)}: {html.escape(lab)}" for s, lab in zip(stems, labels))
     errors = "".join(f"<li>{html.escape(f)}</li>" for f in failures)
-    path.write_text(
+    write_text(
+        path,
         "<!doctype html>\n<html><head><meta charset='utf-8'><title>neuromask compare</title>"
         "<style>body{font-family:sans-serif} td{padding:2px 12px} td+td{text-align:right}</style></head><body>\n"
         f"<h1>neuromask compare</h1>\n<p>Model: {html.escape(model)}. Images (predicted label, probability): {images}.</p>\n"

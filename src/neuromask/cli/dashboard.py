@@ -7,7 +7,7 @@ import importlib.util
 import subprocess
 import sys
 
-from ..errors import MissingDependencyError
+from ..errors import InputError, MissingDependencyError
 
 INSTALL_HINT = "pip install 'neuromask[dashboard]'"
 
@@ -38,7 +38,7 @@ def streamlit_command(port: int) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     if not 1 <= args.port <= 65535:
-        raise ValueError(f"--port must be between 1 and 65535; got {args.port}")
+        raise InputError(f"--port must be between 1 and 65535; got {args.port}")
     if importlib.util.find_spec("streamlit") is None:
         raise MissingDependencyError(f"the dashboard needs Streamlit; install it with: {INSTALL_HINT}")
     print(f"neuromask dashboard: serving on http://127.0.0.1:{args.port}/ (Ctrl-C to stop)", flush=True)

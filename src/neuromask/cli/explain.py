@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..api import methods
-from .common import explain_files, parse_params
+from .common import check_request, exit_code, explain_files, parse_params
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     if args.preset is not None:
         params["preset"] = args.preset
     model = load_model(args.model, device=args.device)
+    check_request(model, args.method, args.target, params)
     written, failures = explain_files(
         model, args.images, args.out, method=args.method, target=args.target,
         params=params, batch_size=args.batch_size, quiet=args.quiet,
@@ -43,6 +44,6 @@ def run(args: argparse.Namespace) -> int:
         for w in written:
             masked = f", masked p={w.record['masked_probability']:.3f}" if "masked_probability" in w.record else ""
             print(f"{w.image}: {w.record['label']} (p={w.record['probability']:.3f}{masked}) -> {w.png}")
-    for path, reason in failures:
-        print(f"neuromask explain: {path}: {reason}", file=sys.stderr)
-    return 1 if failures else 0
+    for f in failures:
+        print(f.line("explain"), file=sys.stderr)
+    return exit_code(failures)

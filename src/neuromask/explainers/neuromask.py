@@ -53,6 +53,8 @@ KERNELS: dict[str, torch.Tensor] = {
 }
 
 PRESETS: dict[str, dict[str, Any]] = {
+    # Few steps for tests, the quick benchmark suite and the docs gallery; not a quality setting.
+    "fast": dict(steps=30),
     "paper": dict(
         steps=2000, lr=0.03, lambda_pred=0.4, lambda_sparse=0.35, lambda_smooth=0.03,
         tau=20.0, init="uniform", temperature=1.0, reduction="sum",
