@@ -26,6 +26,11 @@ from neuromask.types import LoadedModel  # noqa: E402
 BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "benchmark"
 
 
+def _on_worker(fn, *args, **kwargs):
+    """Call ``fn`` on the dashboard's explanation thread, the way the page does (``logic.submit``)."""
+    return logic.submit(fn, *args, **kwargs).result()
+
+
 def _png(image: Image.Image) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format="PNG")
@@ -107,7 +112,7 @@ def test_neuromask_run_reports_progress_history_and_consistent_scores(shared: Lo
     inputs, _, evidence = triangle
     calls: list[tuple[int, int]] = []
     before = model_state(shared.module)
-    r = logic.run_method(shared, inputs, 0, "neuromask", {"steps": 20}, progress=lambda d, t: calls.append((d, t)))
+    r = _on_worker(logic.run_method, shared, inputs, 0, "neuromask", {"steps": 20}, progress=lambda d, t: calls.append((d, t)))
     assert_same_state(before, model_state(shared.module))
     assert calls == [(k, 20) for k in range(1, 21)]
     assert r.kind == "mask" and r.is_mask and r.attribution.shape == (32, 32)
@@ -117,7 +122,7 @@ def test_neuromask_run_reports_progress_history_and_consistent_scores(shared: Lo
     assert r.scores["mask_area"] == pytest.approx(float(r.attribution.mean()), abs=1e-6)
     # NeuroMask reports p(target) on its own masked input (blurred background, sigma 10);
     # the metric recomputes it independently with the same background.
-    own = neuromask.explain(shared, inputs, target=0, method="neuromask", steps=20).extras["masked_probability"]
+    own = _on_worker(neuromask.explain, shared, inputs, target=0, method="neuromask", steps=20).extras["masked_probability"]
     assert r.scores["masked_probability"] == pytest.approx(float(own[0]), abs=1e-4)
     assert 0 <= r.scores["deletion"] <= 1 and 0 <= r.scores["insertion"] <= 1
     assert "progress" not in r.params and r.params["steps"] == 20
@@ -126,7 +131,7 @@ def test_neuromask_run_reports_progress_history_and_consistent_scores(shared: Lo
 def test_a_gradient_map_has_no_mask_scores_and_no_progress(shared: LoadedModel, triangle) -> None:
     inputs, _, _ = triangle
     calls: list[tuple[int, int]] = []
-    r = logic.run_method(shared, inputs, 1, "saliency", progress=lambda d, t: calls.append((d, t)))
+    r = _on_worker(logic.run_method, shared, inputs, 1, "saliency", progress=lambda d, t: calls.append((d, t)))
     assert calls == [] and r.history is None and not r.is_mask
     assert set(r.scores) == {"deletion", "insertion", "seconds"}
     direct = neuromask.explain(shared, inputs, target=1, method="saliency").attribution[0]
@@ -195,7 +200,7 @@ def test_overlay_blends_half_and_enlarges_small_images() -> None:
 
 def test_the_archive_holds_every_map_and_the_record(shared: LoadedModel, triangle) -> None:
     inputs, picture, _ = triangle
-    results = [logic.run_method(shared, inputs, 0, m, {"steps": 5} if m == "neuromask" else {}) for m in ("neuromask", "gradcam")]
+    results = [_on_worker(logic.run_method, shared, inputs, 0, m, {"steps": 5} if m == "neuromask" else {}) for m in ("neuromask", "gradcam")]
     with zipfile.ZipFile(io.BytesIO(logic.results_archive(picture, results, {"image": "t.png", "target": 0}))) as zf:
         assert sorted(zf.namelist()) == sorted(
             ["image.png", "results.json", "neuromask.npy", "neuromask.png", "gradcam.npy", "gradcam.png"]
