@@ -46,7 +46,8 @@ def server() -> Iterator[str]:
     """The real CLI command, on a free port; stopped at the end."""
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "neuromask.cli.main", "dashboard", "--port", str(port)],
+        # One torch thread: the tests share a loaded machine (see logic.THREADS_ENV).
+        [sys.executable, "-m", "neuromask.cli.main", "dashboard", "--port", str(port), "--threads", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{port}/"

@@ -24,6 +24,11 @@ def test_a_port_out_of_range_is_refused(capsys: pytest.CaptureFixture[str]) -> N
     assert "--port must be between 1 and 65535; got 70000" in capsys.readouterr().err
 
 
+def test_threads_below_one_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dashboard", "--threads", "0"]) == 2
+    assert "--threads must be at least 1; got 0" in capsys.readouterr().err
+
+
 def test_it_serves_only_on_the_loopback_address() -> None:
     cmd = dashboard.streamlit_command(8123)
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
