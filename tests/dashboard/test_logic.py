@@ -55,9 +55,19 @@ def triangle(shared: LoadedModel) -> tuple[torch.Tensor, np.ndarray, torch.Tenso
 def test_an_uploaded_png_comes_back_pixel_for_pixel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     pixels = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
-    image = logic.read_upload(_png(Image.fromarray(pixels)), "photo.png")
+    image, notes = logic.read_upload(_png(Image.fromarray(pixels)), "photo.png")
     np.testing.assert_array_equal(np.asarray(image), pixels)
+    assert notes == []
     assert list(tmp_path.iterdir()) == []  # the temporary copy is gone
+
+
+def test_an_animation_gives_its_first_frame_and_a_note() -> None:
+    frames = [Image.new("RGB", (16, 16), colour) for colour in ("red", "blue", "green")]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
+    image, notes = logic.read_upload(buf.getvalue(), "anim.gif")
+    assert np.asarray(image)[0, 0].tolist() == [255, 0, 0]
+    assert len(notes) == 1 and notes[0].startswith("'anim.gif' has 3 frames; only the first")
 
 
 @pytest.mark.parametrize(

@@ -51,10 +51,13 @@ def _choose_image() -> tuple[str, Any] | None:
         st.info("Upload an image in the sidebar, or choose a sample.")
         return None
     try:
-        return upload.name, logic.read_upload(upload.getvalue(), upload.name)
+        image, notes = logic.read_upload(upload.getvalue(), upload.name)
     except ImageLoadError as exc:
         st.error(f"This upload cannot be used: {exc}")
         return None
+    for note in notes:
+        st.warning(note)
+    return upload.name, image
 
 
 def _choose_model() -> tuple[str, tuple[tuple[str, Any], ...]] | None:

@@ -14,6 +14,8 @@ import io
 import json
 import os
 import tempfile
+import threading
+import warnings
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ from PIL import Image, UnidentifiedImageError
 
 import neuromask
 from neuromask import datasets, metrics
-from neuromask.errors import ImageLoadError, InputError
+from neuromask.errors import ImageLoadError, ImageNote, InputError
 from neuromask.types import LoadedModel
 
 # An upload larger than this is refused before it is decoded: a 40-megapixel photo is
@@ -63,8 +65,9 @@ def sample_image(name: str, seed: int = 0) -> Image.Image:
     raise InputError(f"unknown sample '{name}'; choose one of: {', '.join(sample_names())}")
 
 
-def read_upload(data: bytes, name: str) -> Image.Image:
-    """The bytes of an uploaded file -> an RGB image, or one :class:`ImageLoadError` that names the file.
+def read_upload(data: bytes, name: str) -> tuple[Image.Image, list[str]]:
+    """The bytes of an uploaded file -> an RGB image and the notes about it (e.g. only an
+    animation's first frame is used), or one :class:`ImageLoadError` that names the file.
 
     The pixel count is read from the header first, so that a huge image is refused before
     it is decoded; everything else (not an image, corrupt, truncated, too small) is
@@ -91,11 +94,20 @@ def read_upload(data: bytes, name: str) -> Image.Image:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        return neuromask.load_image(tmp)
+        # load_image reports notes as ImageNote warnings; catch_warnings swaps process-wide
+        # state, so sessions take turns here.
+        with _NOTES_LOCK, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ImageNote)
+            image = neuromask.load_image(tmp)
     except ImageLoadError as exc:
         raise ImageLoadError(str(exc).replace(f"image '{tmp}'", f"'{name}'")) from None
     finally:
         os.unlink(tmp)
+    notes = [str(w.message).replace(f"image '{tmp}'", f"'{name}'") for w in caught if issubclass(w.category, ImageNote)]
+    return image, notes
+
+
+_NOTES_LOCK = threading.Lock()
 
 
 def image_digest(image: Image.Image) -> str:
