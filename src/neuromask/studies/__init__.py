@@ -3,9 +3,12 @@
 ``bnn``: do explanations survive binarization? (Widdicombe & Julier, 2021) ::
 
     from neuromask.studies import run_bnn_study
-    findings = run_bnn_study("out/bnn", quick=True)   # also: neuromask study bnn --quick --out DIR
+    summary = run_bnn_study("out/bnn", quick=True)   # also: neuromask study bnn --quick --out DIR
+
+Its two configurations are ``neuromask.studies.bnn.QUICK`` and ``neuromask.studies.bnn.FULL``
+(:class:`StudyConfig`); pass your own with ``config=``.
 """
 
-from .bnn import FULL, QUICK, StudyConfig, run_bnn_study
+from .bnn import StudyConfig, run_bnn_study
 
-__all__ = ["FULL", "QUICK", "StudyConfig", "run_bnn_study"]
+__all__ = ["StudyConfig", "run_bnn_study"]
