@@ -6,7 +6,12 @@ BIN := $(VENV)/bin
 EXTRAS := .venv-extras
 XBIN := $(EXTRAS)/bin
 
-.PHONY: demo test test-core test-extras bench clean
+# Debian's Chromium, for the dashboard's browser tests (driven by Playwright through
+# executable_path; Playwright's own browser download is never used). apt needs root.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test test-core test-extras bench docs screenshots dashboard clean
 
 # The core environment: the CPU build of torch 2.13.0 first (it installs from local disk
 # on our machines; a plain `torch` requirement would pull a CUDA build of several GB),
@@ -17,7 +22,7 @@ $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,ray]'
+	$(BIN)/pip install -q -e '.[dev,dashboard,docs,browser,ray]'
 	eval "$(BIN)/python -m $$($(BIN)/python -c 'import neuromask; print(neuromask.method_info("lrp_epsilon").install)') -q"
 	touch $@
 
@@ -35,16 +40,35 @@ $(XBIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/neuromask demo --out out/demo
 
-test: test-core test-extras
+test: test-core test-extras docs
 
-test-core: $(BIN)/.installed
+# A file target: once Chromium is installed this step costs nothing.
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+test-core: $(BIN)/.installed $(CHROMIUM)
 	$(BIN)/python -m pytest -m "not extras" -q
 
 test-extras: $(XBIN)/.installed
 	$(XBIN)/python -m pytest -m extras -q
 
+# The documentation site, offline, warnings as errors; then every name of neuromask.__all__
+# must have its entry in the API reference.
+docs: $(BIN)/.installed
+	rm -rf docs/_build/html
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	$(BIN)/python docs/check_api.py docs/_build/html
+
+# The dashboard's screenshots under docs/_static/, taken by its browser tests.
+screenshots: $(BIN)/.installed $(CHROMIUM)
+	NEUROMASK_SCREENSHOTS=docs/_static $(BIN)/python -m pytest -q tests/dashboard/test_browser.py
+
+dashboard: $(BIN)/.installed
+	$(BIN)/neuromask dashboard
+
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/speed.py
 
 clean:
-	rm -rf $(VENV) $(EXTRAS) out
+	rm -rf $(VENV) $(EXTRAS) out docs/_build docs/api docs/auto_examples docs/sg_execution_times.rst

@@ -3,17 +3,17 @@
 Every error caused by what a user passed in is a :class:`ValueError` subclass whose
 message names the problem, what was expected and what was got, on one line.
 
-========================  ==========================================================
-``InputError``            inputs of the wrong rank, channel count, dtype, NaN or inf
-``TargetError``           a target index out of range or a class name that does not exist
-``ModelOutputError``      the model does not return logits of shape (N, L)
-``UnknownNameError``      an unknown method, model, dataset, metric or option name
-``ModelLoadError``        a model spec or file that cannot be loaded
-``ImageLoadError``        an image file that is missing, empty, corrupt or too small
-``UnsupportedModelError`` a method that cannot explain this model (e.g. no conv layer)
-``MissingDependencyError`` an optional extra is not installed (an ``ImportError``)
-``ImageNote``             a warning (not an error): e.g. only an animation's first frame is used
-========================  ==========================================================
+==========================  ======================================================================
+``InputError``              inputs of the wrong rank, channel count, dtype, NaN or inf
+``TargetError``             a target index out of range or a class name that does not exist
+``ModelOutputError``        the model does not return logits of shape (N, L)
+``UnknownNameError``        an unknown method, model, dataset, metric or option name
+``ModelLoadError``          a model spec or file that cannot be loaded
+``ImageLoadError``          an image file that is missing, empty, corrupt or too small
+``UnsupportedModelError``   a method that cannot explain this model (e.g. no conv layer)
+``MissingDependencyError``  an optional extra is not installed (an ``ImportError``)
+``ImageNote``               a warning (not an error): e.g. only an animation's first frame is used
+==========================  ======================================================================
 
 The command line's exit codes, one rule for every subcommand:
 

@@ -153,3 +153,58 @@ def test_exit_130_on_ctrl_c_leaves_only_complete_files(model_file, images, tmp_p
     json.loads((out / "a.saliency.json").read_text())
     assert np.load(out / "b.saliency.npy").shape == (40, 48)
     Image.open(out / "a.saliency.png").verify()
+
+
+def test_compare_keeps_every_other_image_when_one_breaks_a_method(model_file, images, tmp_path, capsys) -> None:
+    out = tmp_path / "c"
+    code = main(["compare", str(images["a"]), str(images["white"]), str(images["b"]), "--model", str(model_file),
+                 "--methods", "saliency,random", "--out", str(out), "--quiet"])
+    assert code == 3  # the white image breaks the model: unexpected, so a bug's exit code
+    err = capsys.readouterr().err
+    for method in ("saliency", "random"):  # explain() itself runs the model once, also for random
+        assert f"neuromask compare: {images['white']}: {method}: unexpected " in err
+    npy = {p.name for p in out.glob("*.npy")}
+    assert npy == {"a.saliency.npy", "b.saliency.npy", "a.random.npy", "b.random.npy"}
+    assert (out / "compare.png").exists() and "Failures" in (out / "compare.html").read_text()
+    assert not [p for p in out.iterdir() if ".tmp-" in p.name]
+
+
+def test_pixel_options_follow_the_models_input_size(images, tmp_path) -> None:
+    """triangles_squares-cnn takes 32 x 32: occlusion's 32 px window (given for 224 px) would
+    cover the whole image; the CLI scales it from the registry unless the user sets it."""
+    out = tmp_path / "o"
+    assert main(["explain", str(images["a"]), "--model", "triangles_squares-cnn", "--method", "occlusion",
+                 "--out", str(out), "--quiet"]) == 0
+    record = json.loads((out / "a.occlusion.json").read_text())
+    assert (record["params"]["window"], record["params"]["stride"]) == (5, 2)  # 32 and 16 x 32 / 224
+    assert main(["explain", str(images["a"]), "--model", "triangles_squares-cnn", "--method", "occlusion",
+                 "--param", "window=8", "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "a.occlusion.json").read_text())["params"]["window"] == 8
+
+
+def test_a_real_ctrl_c_exits_130(model_file, images, tmp_path) -> None:
+    """SIGINT to a running `neuromask explain` process: exit status 130, only complete files."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "o"
+    many = [images["a"], images["b"]] * 50  # far more than run before the signal
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "neuromask.cli.main", "explain", *map(str, many), "--model", str(model_file),
+         "--steps", "30", "--batch-size", "1", "--out", str(out), "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 180
+    while not list(out.glob("*.json")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-500:]
+    assert "interrupted" in err and "Traceback" not in err
+    assert not [p for p in out.iterdir() if ".tmp-" in p.name]
+    for js in out.glob("*.json"):
+        json.loads(js.read_text())
+    for npy in out.glob("*.npy"):
+        assert np.load(npy).shape == (40, 48)

@@ -1,4 +1,5 @@
-"""What the explain and demo subcommands share: explain image files and write the results."""
+"""What the explain, compare and demo subcommands share: read image files, refuse a bad request
+before any work, report each failure on its own line, write the results atomically."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ Three presets (every value also a keyword option):
     tau 10, temperature 0.3 (1 for CIFAR), means, squared 5x5 (3x3 for CIFAR)
     Laplacian without padding, TensorFlow-1 RMSProp, black hidden pixels, 2000 steps.
   - the defaults of the signature: chosen by measurement (see
-    ``benchmarks/results/neuromask_defaults.md``): a zero initialisation and a coarse
+    ``benchmarks/results/neuromask_defaults_exploration.md``): a zero initialisation and a coarse
     28x28 mask localise within a few hundred steps where U(-tau, tau) is still salt and
     pepper; hidden pixels become a blurred copy of the image, because towards a flat
     colour the model stays confident on a faintly dimmed whole image and the
@@ -33,7 +33,7 @@ its images one by one.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -179,7 +179,7 @@ def neuromask(
     seed: int = 0,
     history_every: int = 0,
     channels_last: bool = True,
-    progress: bool = False,
+    progress: bool | Callable[[int, int], None] = False,
 ) -> MethodOutput:
     """Learn a NeuroMask mask for each image.
 
@@ -212,7 +212,8 @@ def neuromask(
         seed: seeds the uniform initialisation (a local generator).
         history_every: record the mask every k steps (0: never), for the mask's evolution.
         channels_last: run the model on channels-last inputs (faster convolutions on CPU).
-        progress: show a progress bar over the steps.
+        progress: ``True`` shows a progress bar over the steps; a callable is called
+            as ``progress(done, steps)`` after each step (the dashboard's progress bar).
 
     Returns:
         The mask (N, H, W) in [0, 1] and extras: ``masked_probability`` (N,) softmax of
@@ -292,7 +293,23 @@ def neuromask(
     return MethodOutput(mask[:, 0], extras)
 
 
-def _progress(steps: int, enabled: bool) -> Any:
+class _CallbackBar:
+    """The two calls of a tqdm bar that the loop makes, reported to ``callback(done, total)``."""
+
+    def __init__(self, callback: Callable[[int, int], None], total: int) -> None:
+        self.callback, self.total, self.done = callback, total, 0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        self.callback(self.done, self.total)
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(steps: int, enabled: bool | Callable[[int, int], None]) -> Any:
+    if callable(enabled):
+        return _CallbackBar(enabled, steps)
     if not enabled:
         return None
     from tqdm.auto import tqdm
