@@ -18,7 +18,6 @@ from dataset_runs import MODEL, write_shards
 import neuromask
 from neuromask.cli.main import main
 from neuromask.runs import RunResults, explain_dataset, open_source
-from neuromask.runs import store as store_module
 from neuromask.runs.manifest import Manifest
 from neuromask.runs.store import MapStore
 
@@ -222,10 +221,6 @@ def test_a_second_driver_on_the_same_folder_is_refused(image_folder: Path, tmp_p
         with pytest.raises(neuromask.InputError, match="another explain-dataset run"):
             run(image_folder, tmp_path, ["saliency"])
 
-
-def test_store_writes_whole_files(tmp_path: Path) -> None:
-    store_module.replace_atomically(tmp_path / "a.bin", b"123")
-    assert (tmp_path / "a.bin").read_bytes() == b"123" and os.listdir(tmp_path) == ["a.bin"]
 
 
 def test_config_file_then_option_on_top(image_folder: Path, tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from typing import Any, Iterator
 import numpy as np
 from tqdm import tqdm
 
+from .._core import atomic_path, save_npy, write_text
 from ..api import method_info
 from ..errors import InputError
 from .compute import Batch, Outcome, Task, explain_batch, load_worker_model
@@ -29,7 +30,7 @@ from .engine import run_in_process, run_on_ray
 from .items import WorkItem, canonical_json, complete_options, options_hash
 from .manifest import Manifest
 from .sources import Sample, decode_image, open_source
-from .store import MANIFEST, MapStore, replace_atomically, write_table
+from .store import MANIFEST, MapStore, write_table
 
 TARGETS = ("top1", "class")
 PER_IMAGE = "per_image"
@@ -253,27 +254,18 @@ def _write_outputs(out: Path, maps: MapStore, outcome: Outcome, task: Task, opti
 
 def _write_per_image(folder: Path, outcome: Outcome, task: Task, options: str) -> None:
     """``<ID>.<method>.npy/.png/.json`` as ``neuromask explain`` writes them, under the image's own path."""
-    import io
-
     from ..viz.overlay import save_overlay
 
     item = outcome.item
     stem = folder / f"{item.image}.{item.method}"
     stem.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    np.save(buffer, outcome.attribution)
-    replace_atomically(stem.with_name(stem.name + ".npy"), buffer.getvalue())
+    save_npy(stem.with_name(stem.name + ".npy"), outcome.attribution)
     image = np.asarray(decode_image(task.data or b"", item.image).convert("RGB"))
     is_mask = method_info(item.method).is_mask
-    png = stem.with_name(f".{stem.name}.tmp.png")
-    try:
+    with atomic_path(stem.with_name(stem.name + ".png")) as png:
         save_overlay(
             png, image, outcome.attribution, title=f"{item.method}: {outcome.label} (p={outcome.probability:.2f})",
             vmin=0.0 if is_mask else None, vmax=1.0 if is_mask else None,
         )
-        os.replace(png, stem.with_name(stem.name + ".png"))
-    finally:
-        png.unlink(missing_ok=True)
     record = {k: v for k, v in _record(outcome, options, task.class_name).items() if k not in ("key", "map", "traceback")}
-    replace_atomically(stem.with_name(stem.name + ".json"), (json.dumps(record, indent=2) + "\n").encode())
-
+    write_text(stem.with_name(stem.name + ".json"), json.dumps(record, indent=2) + "\n")
