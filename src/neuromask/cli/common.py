@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from .._core import atomic_path, model_device, save_npy, write_text
-from ..api import explain, method_info, require_available, resolve_options
+from ..api import explain, method_info
+from ..explainers import require_available, resolve_options
 from ..errors import EXIT_BUG, EXIT_FAILED, EXIT_OK, ImageNote, InputError, NeuromaskError, TargetError
 from ..explainers import METHODS
 from ..types import Explanation, LoadedModel

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from .._core import atomic_path, save_npy, write_text
-from ..api import explain, method_info, methods, require_available, resolve_options
+from ..api import explain, method_info, methods
+from ..explainers import require_available, resolve_options
 from ..errors import NeuromaskError, UnknownNameError
 from ..types import Explanation
 from ..explainers import METHODS

@@ -14,7 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..api import methods, resolve_options
+from ..api import methods
+from ..explainers import resolve_options
 from ..errors import UnknownNameError
 from ..explainers import METHODS
 
