@@ -8,6 +8,7 @@ from torch import nn
 
 import neuromask
 from neuromask._core import resolve_target
+from neuromask.errors import InputError
 from neuromask.types import LoadedModel
 
 
@@ -191,3 +192,28 @@ def test_explanation_indexing(tiny_cnn) -> None:
     assert len(one) == 1 and torch.equal(one.attribution[0], e.attribution[1])
     assert torch.equal(one.extras["masked_probability"], e.extras["masked_probability"][1:2])
     assert torch.equal(e[-1].attribution[0], e.attribution[2])
+
+
+class _Raises(torch.nn.Module):
+    def __init__(self, exc: Exception) -> None:
+        super().__init__()
+        self.exc = exc
+        self.conv = torch.nn.Conv2d(3, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise self.exc
+
+
+def test_only_a_shape_mismatch_becomes_an_input_error() -> None:
+    from neuromask._core import forward_logits
+
+    x = torch.randn(1, 3, 8, 8)
+    wrong_size = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(5, 2))  # expects 5 features
+    with pytest.raises(InputError, match="cannot run on inputs of shape"):
+        forward_logits(wrong_size, x)
+    oom = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    with pytest.raises(torch.OutOfMemoryError):
+        forward_logits(_Raises(oom), x)
+    with pytest.raises(RuntimeError, match="internal") as info:
+        forward_logits(_Raises(RuntimeError("an internal assert failed")), x)
+    assert not isinstance(info.value, InputError)

@@ -247,3 +247,42 @@ def test_to_original_size_refuses_the_wrong_shape() -> None:
     geometry = ImageGeometry(original_size=(10, 10), resized_size=(16, 16), crop=(0, 0, 16, 16))
     with pytest.raises(InputError, match=r"must be \(H, W\) = \(16, 16\); got shape \(1, 16, 16\)"):
         to_original_size(np.zeros((1, 16, 16)), geometry)
+
+
+# --------------------------------------------------------------------------- files people have
+
+
+def _png_header_only(path: Path, width: int, height: int) -> Path:
+    """A 57-byte PNG that declares width x height pixels: a decompression bomb's header."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_decompression_bomb_is_refused_by_name(tmp_path: Path) -> None:
+    path = _png_header_only(tmp_path / "bomb.png", 40000, 40000)  # 1.6 G pixels, 4.8 GB decoded
+    with pytest.raises(ImageLoadError, match="too large to decode safely") as info:
+        load_image(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_an_animation_gives_its_first_frame_and_says_so(tmp_path: Path) -> None:
+    from neuromask.errors import ImageNote
+
+    frames = [Image.new("RGB", (16, 16), colour) for colour in ((255, 0, 0), (0, 0, 255), (0, 255, 0))]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    with pytest.warns(ImageNote, match="3 frames; only the first"):
+        image = np.asarray(load_image(path)).astype(int)
+    assert image[..., 0].min() > 200 and image[..., 2].max() < 50  # red: the first frame
+
+
+def test_a_non_ascii_file_name_is_read(tmp_path: Path) -> None:
+    path = _save(tmp_path, "chat_été_猫.png", Image.new("RGB", (12, 10), (5, 6, 7)))
+    assert np.asarray(load_image(path)).shape == (10, 12, 3)

@@ -15,13 +15,17 @@ import torch
 from torch import nn
 
 from ._core import check_channels, check_inputs, forward_logits, frozen, model_device, resolve_target
-from .errors import InputError, MissingDependencyError, UnknownNameError
-from .explainers import METHODS, MethodInfo, method_info, option_defaults, ordered
-from .registry import Entry
+from .errors import InputError
+from .explainers import (
+    METHODS,
+    MethodInfo,
+    method_info,
+    option_defaults,
+    ordered,
+    require_available,
+    resolve_options,
+)
 from .types import Explanation, LoadedModel, MethodOutput, TargetLike
-
-# Options a method may declare that a LoadedModel fills in when the user does not.
-MODEL_PARAMS = ("mean", "std")
 
 __all__ = ["explain", "methods", "method_info", "method_options", "method_presets", "MethodInfo"]
 
@@ -45,33 +49,6 @@ def method_options(method: str) -> dict[str, Any]:
 def method_presets(method: str) -> dict[str, dict[str, Any]]:
     """Named sets of option values a method offers (``preset=NAME``)."""
     return method_info(method).presets
-
-
-def resolve_options(entry: Entry, params: dict[str, Any], model: LoadedModel | None) -> dict[str, Any]:
-    """Defaults from the signature, then the preset's values, then the user's."""
-    options = option_defaults(entry)
-    params = dict(params)
-    presets: dict[str, dict[str, Any]] = entry.meta.get("presets", {})
-    preset = params.pop("preset", None)
-    if preset is not None:
-        if preset not in presets:
-            choices = ", ".join(presets) or "none"
-            raise UnknownNameError(f"method '{entry.name}' has no preset '{preset}'; presets: {choices}")
-        options.update(presets[preset])
-    unknown = sorted(set(params) - set(options))
-    if unknown:
-        raise UnknownNameError(
-            f"method '{entry.name}' has no option {', '.join(repr(u) for u in unknown)}; "
-            f"its options are: {', '.join(sorted(options))}"
-        )
-    if model is not None:
-        for key in MODEL_PARAMS:
-            if key in options and key not in params and options[key] is None:
-                options[key] = getattr(model, key)
-    options.update(params)
-    if presets:
-        options["preset"] = preset
-    return options
 
 
 def explain(
@@ -103,12 +80,7 @@ def explain(
         MissingDependencyError (an ImportError) when the method's extra is not installed.
     """
     entry = METHODS.entry(method)
-    info = method_info(method)
-    if not info.available:
-        raise MissingDependencyError(
-            f"method '{method}' needs {', '.join(info.requires)}, which is not installed; "
-            f"add it with `{info.install}`"
-        )
+    require_available(method)
     loaded = model if isinstance(model, LoadedModel) else None
     module = loaded.module if loaded is not None else model
     if not isinstance(module, nn.Module):

@@ -3,19 +3,41 @@
 Every error caused by what a user passed in is a :class:`ValueError` subclass whose
 message names the problem, what was expected and what was got, on one line.
 
-========================  ==========================================================
-``InputError``            inputs of the wrong rank, channel count, dtype, NaN or inf
-``TargetError``           a target index out of range or a class name that does not exist
-``ModelOutputError``      the model does not return logits of shape (N, L)
-``UnknownNameError``      an unknown method, model, dataset, metric or option name
-``ModelLoadError``        a model spec or file that cannot be loaded
-``ImageLoadError``        an image file that is missing, empty, corrupt or too small
-``UnsupportedModelError`` a method that cannot explain this model (e.g. no conv layer)
-``MissingDependencyError`` an optional extra is not installed (an ``ImportError``)
-========================  ==========================================================
+==========================  ======================================================================
+``InputError``              inputs of the wrong rank, channel count, dtype, NaN or inf
+``TargetError``             a target index out of range or a class name that does not exist
+``ModelOutputError``        the model does not return logits of shape (N, L)
+``UnknownNameError``        an unknown method, model, dataset, metric or option name
+``ModelLoadError``          a model spec or file that cannot be loaded
+``ImageLoadError``          an image file that is missing, empty, corrupt or too small
+``UnsupportedModelError``   a method that cannot explain this model (e.g. no conv layer)
+``MissingDependencyError``  an optional extra is not installed (an ``ImportError``)
+``ImageNote``               a warning (not an error): e.g. only an animation's first frame is used
+==========================  ======================================================================
+
+The command line's exit codes, one rule for every subcommand:
+
+===  ==============================================================================
+0    everything asked for was done
+1    some images or methods failed: each is reported on its own line (file, method,
+     reason) and everything else was still written
+2    a bad request (unknown name, bad option, missing extra, unusable model, an
+     output folder that cannot be written): one line says what to change; nothing ran
+3    an unexpected exception, i.e. a bug in neuromask or in a library it calls: its
+     traceback is shown (in a batch, after the other images were still written)
+130  interrupted (Ctrl-C): every file already written is complete (written to a
+     temporary name and renamed), nothing half-written is left
+===  ==============================================================================
 """
 
 from __future__ import annotations
+
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_BUG = 3
+EXIT_INTERRUPTED = 130
 
 
 class NeuromaskError(Exception):
@@ -52,6 +74,11 @@ class UnsupportedModelError(InputError):
 
 class MissingDependencyError(NeuromaskError, ImportError):
     """An optional dependency is missing; the message says which extra installs it."""
+
+
+class ImageNote(UserWarning):
+    """Something a user should know about an image that was still read, e.g. that only the
+    first frame of an animated GIF is explained. The CLI prints each on one line."""
 
 
 def require(module: str, extra: str, purpose: str):  # noqa: ANN201 - returns a module

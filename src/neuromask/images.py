@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageLoadError, InputError
+from .errors import ImageLoadError, ImageNote, InputError
 from .types import LoadedModel
 
 # Smaller images carry too little to explain (and a 1x1 file is almost always a mistake).
@@ -61,7 +62,9 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
     (``I;16``) are scaled from 0..65535 to 0..255, as are ``I`` (32-bit integer) images
     whose values exceed 255; float (``F``) images in [0, 1] are scaled by 255, others
     stretched from their minimum to their maximum. The EXIF orientation is applied, so
-    the image is the right way up. Multi-frame files (GIF, TIFF) give their first frame.
+    the image is the right way up. Multi-frame files (animated GIF, PNG or WebP,
+    multi-page TIFF) give their first frame, with an :class:`~neuromask.errors.ImageNote`
+    warning that says so.
 
     Raises:
         ImageLoadError: the path does not exist or is a folder, the file is empty, is not
@@ -77,6 +80,7 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
         raise ImageLoadError(f"image '{path}' is empty (0 bytes)")
     try:
         with Image.open(p) as img:
+            frames = getattr(img, "n_frames", 1)
             img.load()
             image = _to_rgb(ImageOps.exif_transpose(img))
     except UnidentifiedImageError as exc:
@@ -88,6 +92,8 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
         # Pillow reports truncated and corrupt data through all four.
         raise ImageLoadError(f"image '{path}' is corrupt or truncated: {' '.join(str(exc).split())}") from exc
     _check_size(image, f"image '{path}'")
+    if frames > 1:
+        warnings.warn(f"image '{path}' has {frames} frames; only the first is explained", ImageNote, stacklevel=2)
     return image
 
 

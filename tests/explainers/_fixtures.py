@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 import torch
+
+import neuromask
 
 
 @pytest.fixture(autouse=True)
@@ -19,3 +21,11 @@ def one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+def fast_options(method: str, size: tuple[int, int]) -> dict[str, Any]:
+    """The registry's settings for ``method`` on an image of ``size`` (H, W): its ``fast``
+    preset (few steps or samples) and its pixel-sized options scaled from 224 px."""
+    info = neuromask.method_info(method)
+    preset = {"preset": "fast"} if "fast" in info.presets else {}
+    return {**preset, **info.scaled_options(size)}

@@ -1,5 +1,6 @@
 """Every registered method: shape, dtype, finiteness, batch = one by one, and the model
-left exactly as it was found, also when the method fails half-way."""
+left exactly as it was found, also when the method fails half-way. Each runs with the
+registry's ``fast`` preset and its pixel options scaled to the image (``fast_options``)."""
 
 from __future__ import annotations
 
@@ -11,19 +12,8 @@ from torch import nn
 
 import neuromask
 from neuromask.errors import InputError
-from explainers._fixtures import one_thread  # noqa: F401 - autouse fixture
+from explainers._fixtures import fast_options, one_thread  # noqa: F401 - autouse fixture
 
-# Settings small enough for a 16 x 16 image and a tiny CNN.
-FAST: dict[str, dict[str, Any]] = {
-    "neuromask": dict(steps=3),
-    "smoothgrad": dict(samples=4),
-    "integrated_gradients": dict(steps=8),
-    "occlusion": dict(window=4, stride=4),
-    "lime": dict(samples=30, segments=8, compactness=100.0),
-    "rise": dict(masks=30, grid=4),
-    "meaningful_perturbation": dict(steps=4, mask_size=8, blur_sigma=2.0),
-    "extremal_perturbation": dict(steps=4, step=2, sigma=3.0, max_blur=4.0),
-}
 PAPER_METHODS = {
     "saliency", "smoothgrad", "integrated_gradients", "guided_backprop", "gradcam", "occlusion", "lime",
     "lrp_epsilon", "rise", "meaningful_perturbation", "extremal_perturbation", "random", "center", "neuromask",
@@ -61,7 +51,7 @@ def test_method_output_and_model_state(method: str, tiny_cnn: nn.Module) -> None
     tiny_cnn[0].weight.requires_grad_(False)  # ... and a mixed requires_grad
     before = full_state(tiny_cnn)
     x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
-    e = neuromask.explain(tiny_cnn, x, method=method, **FAST.get(method, {}))
+    e = neuromask.explain(tiny_cnn, x, method=method, **fast_options(method, (16, 16)))
     assert e.attribution.shape == (2, 16, 16)
     assert e.attribution.dtype == torch.float32
     assert torch.isfinite(e.attribution).all()
@@ -71,7 +61,7 @@ def test_method_output_and_model_state(method: str, tiny_cnn: nn.Module) -> None
 @pytest.mark.parametrize("method", neuromask.methods())
 def test_batch_equals_images_one_by_one(method: str, tiny_cnn: nn.Module) -> None:
     x = torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(1))
-    options = FAST.get(method, {})
+    options = fast_options(method, (16, 16))
     batch = neuromask.explain(tiny_cnn, x, target=[0, 1, 2], method=method, **options).attribution
     alone = torch.cat([
         neuromask.explain(tiny_cnn, x[i : i + 1], target=i, method=method, **options).attribution for i in range(3)
@@ -106,7 +96,7 @@ def test_method_failing_half_way_leaves_model_unchanged(method: str, tiny_cnn: n
     model = FailsOnCall(tiny_cnn, n=FAIL_AT.get(method, 3))
     before = full_state(model)
     with pytest.raises(RuntimeError, match="failing on purpose"):
-        neuromask.explain(model, torch.randn(1, 3, 16, 16), method=method, **FAST.get(method, {}))
+        neuromask.explain(model, torch.randn(1, 3, 16, 16), method=method, **fast_options(method, (16, 16)))
     assert model.calls == FAIL_AT.get(method, 3)
     assert_unchanged(before, full_state(model))
 

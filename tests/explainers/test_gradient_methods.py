@@ -80,18 +80,29 @@ def test_guided_backprop_with_relu6_equals_the_literal_rule() -> None:
     assert not torch.allclose(got, saliency, atol=1e-4), "guided backprop silently equals saliency"
 
 
-def test_captum_guided_backprop_alone_misses_relu6() -> None:
-    """The trap this wrapper exists for: Captum hooks nn.ReLU only."""
-    from captum.attr import GuidedBackprop, Saliency
+def test_ours_guides_relu6_where_captum_alone_returns_the_gradient() -> None:
+    """The trap this wrapper exists for: Captum hooks nn.ReLU only, so on a ReLU6 network
+    its GuidedBackprop is the plain gradient; ours is not."""
+    from captum.attr import Saliency
 
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU6(), nn.Flatten(), nn.Linear(4 * 4 * 4, 2)).double().eval()
     x = torch.randn(1, 3, 6, 6, dtype=torch.float64)
-    with pytest.warns(UserWarning):
-        captum_gb = GuidedBackprop(net).attribute(x.clone().requires_grad_(True), target=0)
     plain = Saliency(net).attribute(x.clone().requires_grad_(True), target=0, abs=False)
-    assert torch.equal(captum_gb, plain)
     ours = neuromask.explain(net, x, target=0, method="guided_backprop", reduction="sum").attribution
     assert not torch.allclose(ours.double(), plain.sum(1), atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.xfail(strict=True, reason="upstream (Captum 0.9): GuidedBackprop hooks nn.ReLU only; when this "
+                   "passes, Captum guides ReLU6 itself and our ReLU6 extension can be dropped")
+def test_upstream_captum_guided_backprop_guides_relu6() -> None:
+    from captum.attr import GuidedBackprop, Saliency
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU6(), nn.Flatten(), nn.Linear(4 * 4 * 4, 2)).double().eval()
+    x = torch.randn(1, 3, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    captum_gb = GuidedBackprop(net).attribute(x.clone().requires_grad_(True), target=0)
+    plain = Saliency(net).attribute(x.clone().requires_grad_(True), target=0, abs=False)
+    assert not torch.equal(captum_gb, plain)
 
 
 @pytest.mark.parametrize("act", [nn.SiLU, nn.GELU, nn.Hardswish])

@@ -191,7 +191,7 @@ def test_default_blur_is_relative_to_the_image(tiny_cnn) -> None:
         assert torch.equal(default.attribution, explicit.attribution)
 
 
-@pytest.mark.parametrize("preset", sorted(PRESETS))
+@pytest.mark.parametrize("preset", ["paper", "reference", "reference_cifar"])
 def test_presets_leave_the_deletion_game_off(tiny_cnn, preset) -> None:
     """The presets are the paper's and the authors' method: no deletion game, no area term."""
     x = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))

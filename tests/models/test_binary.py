@@ -120,3 +120,62 @@ def test_binary_conv_is_a_conv_for_explainers() -> None:
     """Grad-CAM and friends pick the last nn.Conv2d; in the BNN it is a binarized one."""
     convs = [m for m in build("bnn", 2).modules() if isinstance(m, nn.Conv2d)]
     assert isinstance(convs[-1], BinaryConv2d)
+
+
+# --- the sign's backward rule, swapped at explanation time -------------------------------
+
+POINTS = torch.tensor([-1.5, -0.5, 0.0, 0.3, 1.2])
+# d(surrogate)/dx at POINTS, written out by hand from each rule's definition.
+DERIVATIVES = {
+    "hardtanh": [0.0, 1.0, 1.0, 1.0, 0.0],               # 1 on |x| <= 1 (BinaryNet)
+    "identity": [1.0, 1.0, 1.0, 1.0, 1.0],               # straight through
+    "bireal": [0.0, 1.0, 2.0, 1.4, 0.0],                 # 2 + 2x on [-1, 0), 2 - 2x on [0, 1)
+    "tanh": [1 - float(torch.tanh(torch.tensor(v))) ** 2 for v in POINTS.tolist()],
+}
+
+
+@pytest.mark.parametrize("rule", sorted(DERIVATIVES))
+def test_backward_rule_gradient_and_unchanged_forward(rule: str) -> None:
+    x = POINTS.clone().requires_grad_(True)
+    y = binarize(x, rule)
+    assert y.tolist() == [-1.0, -1.0, 1.0, 1.0, 1.0]
+    y.sum().backward()
+    assert torch.allclose(x.grad, torch.tensor(DERIVATIVES[rule]), atol=1e-6)
+
+
+def test_backward_rule_swaps_every_sign_and_restores(model: BinaryCNN) -> None:
+    from neuromask.errors import UnknownNameError
+    from neuromask.models.binary import BACKWARD_RULES, backward_rule
+
+    assert set(BACKWARD_RULES) == set(DERIVATIVES)
+    x = torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(3), requires_grad=True)
+    grads, logits = {}, {}
+    for rule in BACKWARD_RULES:
+        with backward_rule(model, rule):
+            assert {m.rule for m in model.modules() if isinstance(m, BinarySign)} == {rule}
+            out = model(x)
+            (g,) = torch.autograd.grad(out[:, 0].sum(), x)
+        grads[rule], logits[rule] = g, out.detach()
+    assert all(torch.equal(logits[r], logits["hardtanh"]) for r in BACKWARD_RULES)
+    assert not torch.equal(grads["identity"], grads["hardtanh"]), "the identity rule passes more gradient"
+    with pytest.raises(RuntimeError):
+        with backward_rule(model, "tanh"):
+            raise RuntimeError("boom")
+    assert {m.rule for m in model.modules() if isinstance(m, BinarySign)} == {"hardtanh"}
+    with pytest.raises(UnknownNameError, match="unknown backward rule 'sigmoid'"):
+        with backward_rule(model, "sigmoid"):
+            pass
+
+
+def test_padding_value_matches_explicit_padding() -> None:
+    from neuromask.models.binary import padding_value
+
+    torch.manual_seed(4)
+    conv = BinaryConv2d(3, 2, 3, padding=1, bias=False)
+    x = torch.where(torch.rand(1, 3, 5, 5) > 0.5, 1.0, -1.0)
+    w = conv.weight.abs().mean(dim=(1, 2, 3), keepdim=True) * torch.where(conv.weight >= 0, 1.0, -1.0)
+    with torch.no_grad():
+        assert torch.allclose(conv(x), F.conv2d(F.pad(x, (1, 1, 1, 1), value=0.0), w), atol=1e-6)
+        with padding_value(conv, -1.0):
+            assert torch.allclose(conv(x), F.conv2d(F.pad(x, (1, 1, 1, 1), value=-1.0), w), atol=1e-6)
+        assert conv.pad_value == 0.0

@@ -199,9 +199,10 @@ def test_timm_errors(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- ONNX
 
 
-def _tiny_onnx(path: Path) -> dict[str, np.ndarray]:
+def _tiny_onnx(path: Path, *, keras_style: bool = False) -> dict[str, np.ndarray]:
     """conv 3x3 (3 -> 4) -> relu -> global average pool -> linear (4 -> 5), batch dynamic,
-    input 3 x 20 x 24; returns its weights."""
+    input 3 x 20 x 24; returns its weights. ``keras_style``: the input is channels-last
+    (N, 20, 24, 3), transposed inside the graph, and a softmax ends it."""
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
@@ -213,15 +214,18 @@ def _tiny_onnx(path: Path) -> dict[str, np.ndarray]:
         "b2": rng.standard_normal(5).astype(np.float32),
     }
     nodes = [
-        helper.make_node("Conv", ["x", "w1", "b1"], ["c"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+        helper.make_node("Conv", ["t" if keras_style else "x", "w1", "b1"], ["c"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
         helper.make_node("Relu", ["c"], ["r"]),
         helper.make_node("GlobalAveragePool", ["r"], ["p"]),
         helper.make_node("Flatten", ["p"], ["f"], axis=1),
-        helper.make_node("Gemm", ["f", "w2", "b2"], ["y"], transB=1),
+        helper.make_node("Gemm", ["f", "w2", "b2"], ["z" if keras_style else "y"], transB=1),
     ]
+    if keras_style:
+        nodes.insert(0, helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]))
+        nodes.append(helper.make_node("Softmax", ["z"], ["y"], axis=1))
     graph = helper.make_graph(
         nodes, "tiny",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 20, 24])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 20, 24, 3] if keras_style else ["N", 3, 20, 24])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5])],
         [numpy_helper.from_array(v, k) for k, v in weights.items()],
     )
@@ -262,3 +266,20 @@ def test_bad_onnx_files(tmp_path: Path) -> None:
     _tiny_onnx(path)
     with pytest.raises(ModelLoadError, match=r"fails on an input of shape \(1, 1, 20, 24\)"):
         load_model(path, channels=1, mean=(0.0,), std=(1.0,))
+
+
+def test_onnx_channels_last_softmax_export_is_wrapped(tmp_path: Path) -> None:
+    """A Keras-style export: input (N, 20, 24, 3), a transpose inside, softmax at the end;
+    loaded, it takes (N, C, H, W) and returns the log-softmax of the reference logits."""
+    pytest.importorskip("onnx2torch")
+    import torch.nn.functional as F
+
+    path = tmp_path / "keras_style.onnx"
+    t = {k: torch.from_numpy(v) for k, v in _tiny_onnx(path, keras_style=True).items()}
+    loaded = load_model(path)
+    assert loaded.input_size == (20, 24) and loaded.channels == 3
+    assert loaded.extra["input_layout"] == "NHWC" and loaded.extra["outputs"] == "probabilities"
+    x = torch.randn(2, 3, 20, 24, generator=torch.Generator().manual_seed(0))
+    logits = F.linear(F.relu(F.conv2d(x, t["w1"], t["b1"], padding=1)).mean(dim=(2, 3)), t["w2"], t["b2"])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.module(x), logits.log_softmax(dim=1), rtol=0, atol=1e-5)

@@ -118,3 +118,18 @@ def test_cli_train_bad_variant(tmp_path, capsys) -> None:
     code = main(["train", "--dataset", "triangles_squares", "--variant", "rotated", "--arch", "cnn",
                  "--samples", "8", "--out", str(tmp_path / "x.pt")])
     assert code == 2 and "oriented, scaled" in capsys.readouterr().err
+
+
+def test_what_train_cifar10_saves_loads_back(tmp_path) -> None:
+    """train_cifar10 needs CIFAR-10 on disk; its record (cifar10_record) and weights must
+    round-trip through save_trained / load_trained like the dataset models'."""
+    from neuromask.models.train import TrainResult, cifar10_record, load_trained, save_trained
+
+    torch.manual_seed(0)
+    model = CarliniWagnerCNN().eval()
+    record = cifar10_record(seed=0, epochs=1, accuracy=0.1, seconds=1.0)
+    path, _ = save_trained(TrainResult(model, record), tmp_path / "cw.pt")
+    loaded = load_trained(path)
+    assert isinstance(loaded.model, CarliniWagnerCNN) and loaded.record["class_names"][3] == "cat"
+    x = torch.rand(2, 3, 32, 32) - 0.5
+    torch.testing.assert_close(loaded.model(x), model.half().float()(x), rtol=0, atol=1e-5)

@@ -1,11 +1,12 @@
 """The private core: what ``explain()``, the explainers, the metrics and the benchmark share.
 
 Input checks and model evaluation (:mod:`.checks`), the frozen-model guard (:mod:`.guard`)
-and what a hidden pixel becomes (:mod:`.perturb`). Every package of neuromask imports these
+what a hidden pixel becomes (:mod:`.perturb`) and atomic file writes (:mod:`.files`). Every package of neuromask imports these
 from here; users never need them (the public surface is ``neuromask.__all__``).
 """
 
-from .checks import check_channels, check_inputs, forward_logits, model_device, resolve_target
+from .checks import SHAPE_MISMATCH, check_channels, check_inputs, forward_logits, model_device, resolve_target
+from .files import atomic_path, save_npy, write_text
 from .guard import frozen
 from .perturb import gaussian_blur, make_baseline
 
@@ -18,4 +19,8 @@ __all__ = [
     "frozen",
     "gaussian_blur",
     "make_baseline",
+    "atomic_path",
+    "save_npy",
+    "write_text",
+    "SHAPE_MISMATCH",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Sequence
 
 import torch
@@ -9,6 +10,19 @@ from torch import nn
 
 from ..errors import InputError, ModelOutputError, TargetError
 from ..types import LoadedModel, TargetLike
+
+
+# The messages torch gives when a model is fed inputs of the wrong shape or channel count
+# (convolution, linear, reshape, pooling and elementwise broadcasting), the only
+# RuntimeErrors that forward_logits reports as the caller's InputError.
+SHAPE_MISMATCH = re.compile(
+    r"shapes cannot be multiplied|expected input\[.*\] to have \d+ channels|"
+    r"Expected \d+D \(unbatched\) or \d+D \(batched\) input|size mismatch|"
+    r"shape '\[.*\]' is invalid for input of size|Kernel size can't be greater than actual input size|"
+    r"Output size is too small|must match the size of tensor|input image .* is smaller than kernel|"
+    r"padding size should be less than|non-positive output size",
+    re.IGNORECASE,
+)
 
 
 def check_inputs(inputs: Any) -> torch.Tensor:
@@ -54,7 +68,11 @@ def forward_logits(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
         try:
             out = model(inputs)
         except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            # Only a shape or channel mismatch is the caller's input; anything else (out of
+            # memory, a bug in the model or in torch) propagates as it is.
+            if not SHAPE_MISMATCH.search(str(exc)):
+                raise
+            first = str(exc).strip().splitlines()[0]
             raise InputError(f"the model cannot run on inputs of shape {tuple(inputs.shape)}: {first}") from exc
     if not isinstance(out, torch.Tensor):
         raise ModelOutputError(

@@ -1,9 +1,12 @@
-"""What the explain and demo subcommands share: explain image files and write the results."""
+"""What the explain, compare and demo subcommands share: read image files, refuse a bad request
+before any work, report each failure on its own line, write the results atomically."""
 
 from __future__ import annotations
 
 import json
 import sys
+import traceback
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,9 +14,91 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._core import atomic_path, model_device, save_npy, write_text
 from ..api import explain, method_info
-from ..errors import NeuromaskError
+from ..explainers import require_available, resolve_options
+from ..errors import EXIT_BUG, EXIT_FAILED, EXIT_OK, ImageNote, InputError, NeuromaskError, TargetError
+from ..explainers import METHODS
 from ..types import Explanation, LoadedModel
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One thing that failed in a batch: which file(s) and method, why, and whether it was expected.
+
+    ``unexpected`` marks an exception that is not a :class:`NeuromaskError` (a bug in
+    neuromask or in a library it calls): its traceback was printed when it happened, and
+    the command exits with ``EXIT_BUG`` once everything else is written.
+    """
+
+    where: str
+    reason: str
+    unexpected: bool = False
+
+    def line(self, command: str) -> str:
+        return f"neuromask {command}: {self.where}: {self.reason}"
+
+
+def failure(where: str, exc: BaseException) -> Failure:
+    """The :class:`Failure` for ``exc`` raised while working on ``where``.
+
+    A :class:`NeuromaskError` is the input's fault: its message is the reason. Running
+    out of memory is the machine's: the reason says what to lower. Anything else is a
+    bug: its traceback goes to stderr now, and the reason points to it.
+    """
+    if isinstance(exc, NeuromaskError):
+        return Failure(where, str(exc))
+    if isinstance(exc, torch.OutOfMemoryError):
+        return Failure(where, "out of memory; lower --batch-size, or use a smaller model or --device cpu")
+    traceback.print_exception(exc, file=sys.stderr)
+    message = " ".join(str(exc).split())[:200]
+    return Failure(where, f"unexpected {type(exc).__name__}: {message} (a bug: traceback above)", unexpected=True)
+
+
+def exit_code(failures: list[Failure]) -> int:
+    """EXIT_OK, EXIT_FAILED when some items failed, EXIT_BUG when one of them was unexpected."""
+    if any(f.unexpected for f in failures):
+        return EXIT_BUG
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def read_image(path: Path, model: LoadedModel, command: str) -> tuple[Any, torch.Tensor, Any]:
+    """``load_image`` + ``preprocess_image``: (the RGB image, inputs (C, H, W), geometry).
+
+    An :class:`ImageNote` (e.g. only an animation's first frame is used) is printed as one
+    line, ``neuromask COMMAND: PATH: note: ...``.
+    """
+    from ..images import load_image, preprocess_image
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ImageNote)
+        image = load_image(path)
+    for w in caught:
+        if issubclass(w.category, ImageNote):
+            print(f"neuromask {command}: {path}: note: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    tensor, geometry = preprocess_image(model, image)
+    return image, tensor, geometry
+
+
+def check_request(model: LoadedModel, method: str, target: str | None, params: dict[str, Any]) -> None:
+    """Refuse a bad request before any image is read: an unknown or unavailable method, an
+    unknown option or preset, a target that is not one of the model's classes.
+
+    Raises the NeuromaskError that ``explain()`` would raise on every image (exit 2).
+    """
+    require_available(method)
+    resolve_options(METHODS.entry(method), params, model)
+    if target is None:
+        return
+    index = model.class_index(target)
+    height, width = model.input_size
+    probe = torch.zeros(1, model.channels, height, width, device=model_device(model.module))
+    with torch.no_grad():
+        classes = model.module(probe).shape[-1]
+    if not 0 <= index < classes:
+        raise TargetError(f"target class must be in [0, {classes - 1}]; got {index}")
 
 
 @dataclass
@@ -33,7 +118,7 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"--param must be KEY=VALUE; got {pair!r}")
+            raise InputError(f"--param must be KEY=VALUE; got {pair!r}")
         try:
             params[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -86,16 +171,18 @@ def write_result(
     for key in ("masked_probability", "mask_mean"):
         if key in explanation.extras:
             record[key] = float(explanation.extras[key][0])
-    npy = out / f"{stem}.npy"
-    np.save(npy, attribution.astype(np.float32))
+    # Each file is written under a temporary name and renamed (Ctrl-C leaves no half
+    # file); the JSON record comes last, so its presence means all three are there.
+    npy = save_npy(out / f"{stem}.npy", attribution.astype(np.float32))
     is_mask = method_info(explanation.method).is_mask
-    png = save_overlay(
-        out / f"{stem}.png", image, attribution,
-        title=f"{explanation.method}: {record['label']} (p={record['probability']:.2f})",
-        vmin=0.0 if is_mask else None, vmax=1.0 if is_mask else None,
-    )
-    js = out / f"{stem}.json"
-    js.write_text(json.dumps(record, indent=2) + "\n")
+    png = out / f"{stem}.png"
+    with atomic_path(png) as tmp:
+        save_overlay(
+            tmp, image, attribution,
+            title=f"{explanation.method}: {record['label']} (p={record['probability']:.2f})",
+            vmin=0.0 if is_mask else None, vmax=1.0 if is_mask else None,
+        )
+    js = write_text(out / f"{stem}.json", json.dumps(record, indent=2) + "\n")
     return Written(image_path, npy, png, js, record)
 
 
@@ -109,36 +196,43 @@ def explain_files(
     params: dict[str, Any],
     batch_size: int,
     quiet: bool,
-) -> tuple[list[Written], list[tuple[Path, str]]]:
+) -> tuple[list[Written], list[Failure]]:
     """Explain each image file and write its results; a failure never loses the others.
 
-    Returns what was written and (path, one-line reason) for each failure.
+    Returns what was written and a :class:`Failure` for each image that was not. A batch
+    that fails is retried image by image, so one bad image does not take its batch with it.
     """
-    from ..images import load_image, preprocess_image, to_original_size
+    from ..images import to_original_size
 
     out.mkdir(parents=True, exist_ok=True)
     written: list[Written] = []
-    failures: list[tuple[Path, str]] = []
+    failures: list[Failure] = []
     loaded = []
     for path in paths:
         try:
-            image = load_image(path)
-            tensor, geometry = preprocess_image(model, image)
+            image, tensor, geometry = read_image(path, model, "explain")
             loaded.append((path, np.asarray(image), tensor, geometry))
-        except (NeuromaskError, OSError) as exc:
-            failures.append((path, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - every failure is reported per file, see failure()
+            failures.append(failure(f"{path}", exc))
     params = {**show_progress(method, quiet), **params}
-    for start in range(0, len(loaded), max(1, batch_size)):
-        batch = loaded[start : start + batch_size]
+
+    def run(batch: list) -> None:
         inputs = torch.stack([item[2] for item in batch])
         try:
             explanation = explain(model, inputs, target=target, method=method, **params)
-        except NeuromaskError as exc:
-            failures.extend((item[0], str(exc)) for item in batch)
-            continue
+        except Exception as exc:  # noqa: BLE001 - reported per file, see failure()
+            if len(batch) > 1 and not isinstance(exc, NeuromaskError):
+                for item in batch:
+                    run([item])
+                return
+            failures.extend(failure(f"{item[0]}: {method}", exc) for item in batch)
+            return
         for i, (path, image, _, geometry) in enumerate(batch):
             attribution = to_original_size(explanation.attribution[i], geometry)
             written.append(
                 write_result(out, path, image, attribution, explanation[i], model, explanation.seconds / len(batch))
             )
+
+    for start in range(0, len(loaded), max(1, batch_size)):
+        run(loaded[start : start + batch_size])
     return written, failures

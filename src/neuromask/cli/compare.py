@@ -12,9 +12,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._core import atomic_path, save_npy, write_text
 from ..api import explain, method_info, methods
+from ..explainers import require_available, resolve_options
 from ..errors import NeuromaskError, UnknownNameError
-from .common import parse_params
+from ..types import Explanation
+from ..explainers import METHODS
+from .common import Failure, exit_code, failure, parse_params, read_image
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="run several methods on the same images and draw them side by side")
@@ -74,7 +78,7 @@ def _pixels(inputs: torch.Tensor, model: Any) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..images import load_image, preprocess_image, to_original_size
+    from ..images import to_original_size
     from ..models import load_model
     from ..viz.grid import comparison_grid
 
@@ -83,57 +87,100 @@ def run(args: argparse.Namespace) -> int:
         print(f"neuromask compare: {skipped_line(skipped)}", file=sys.stderr)
     params = method_params(args.param, names)
     model = load_model(args.model, device=args.device)
+    for name in names:  # a bad request is refused before any work (exit 2)
+        require_available(name)
+        resolve_options(METHODS.entry(name), params[name], model)
+        # Pixel-sized options are given for 224 px: scaled to the model's input size
+        # unless the user set them.
+        params[name] = {**method_info(name).scaled_options(model.input_size), **params[name]}
     args.out.mkdir(parents=True, exist_ok=True)
 
-    stems, tensors, geometries, failures = [], [], [], []
+    paths, stems, tensors, geometries = [], [], [], []
+    failures: list[Failure] = []
     for path in args.images:
         try:
-            tensor, geometry = preprocess_image(model, load_image(path))
-        except NeuromaskError as exc:
-            failures.append(f"{path}: {exc}")
+            _, tensor, geometry = read_image(path, model, "compare")
+        except Exception as exc:  # noqa: BLE001 - reported per file, see failure()
+            failures.append(failure(str(path), exc))
             continue
+        paths.append(path)
         stems.append(path.stem)
         tensors.append(tensor)
         geometries.append(geometry)
     if not tensors:
-        for line in failures:
-            print(f"neuromask compare: {line}", file=sys.stderr)
-        return 1
+        for f in failures:
+            print(f.line("compare"), file=sys.stderr)
+        return exit_code(failures)
     inputs = torch.stack(tensors)
 
     maps: list[dict[str, np.ndarray | None]] = [{} for _ in stems]
     seconds: dict[str, float] = {}
-    labels: list[str] = []
+    labels: list[str] = ["" for _ in stems]
     for name in names:
-        try:
-            e = explain(model, inputs, method=name, **params[name])
-        except (NeuromaskError, ValueError) as exc:
-            failures.append(f"{name}: {exc}")
-            for row in maps:
-                row[name] = None
-            continue
-        seconds[name] = e.seconds / len(stems)
-        if not labels:
-            labels = [f"{model.label(int(t))} ({float(p):.2f})" for t, p in zip(e.target, e.probability)]
-        for i, stem in enumerate(stems):
-            att = e.attribution[i]
+        results = explain_each(model, inputs, name, params[name], paths, failures)
+        done = [(i, e, j) for i, (e, j) in enumerate(results) if e is not None]
+        for i, e, j in done:
+            att = e.attribution[j]
             maps[i][name] = att.numpy()
-            np.save(args.out / f"{stem}.{name}.npy", to_original_size(att, geometries[i]))
-        if not args.quiet:
-            print(f"{name}: {seconds[name]:.2f} s per image", flush=True)
+            save_npy(args.out / f"{stems[i]}.{name}.npy", to_original_size(att, geometries[i]))
+            labels[i] = labels[i] or f"{model.label(int(e.target[j]))} ({float(e.probability[j]):.2f})"
+        for i, (e, _) in enumerate(results):
+            if e is None:
+                maps[i][name] = None
+        if done:
+            seconds[name] = sum(e.seconds / len(e) for _, e, _ in done) / len(done)
+            if not args.quiet:
+                print(f"{name}: {seconds[name]:.2f} s per image", flush=True)
 
-    if not labels:  # every method failed: still show the images, labelled by the model
-        with torch.no_grad():
-            probs = model.module(inputs.to(args.device)).softmax(1).cpu()
-        labels = [f"{model.label(int(p.argmax()))} ({float(p.max()):.2f})" for p in probs]
+    for i, label in enumerate(labels):  # every method failed on this image: the model's own answer
+        if not label:
+            labels[i] = _own_label(model, inputs[i : i + 1].to(args.device))
     pictures = [_pixels(t, model) for t in tensors]
-    png = comparison_grid(args.out / "compare.png", pictures, labels, names, maps, seconds=seconds)
-    write_html(args.out / "compare.html", png.name, args.model, stems, labels, names, seconds, failures)
+    png = args.out / "compare.png"
+    with atomic_path(png) as tmp:
+        comparison_grid(tmp, pictures, labels, names, maps, seconds=seconds)
+    lines = [f"{f.where}: {f.reason}" for f in failures]
+    write_html(args.out / "compare.html", png.name, args.model, stems, labels, names, seconds, lines)
     if not args.quiet:
         print(f"-> {png} and {args.out / 'compare.html'}")
-    for line in failures:
-        print(f"neuromask compare: {line}", file=sys.stderr)
-    return 1 if failures else 0
+    for f in failures:
+        print(f.line("compare"), file=sys.stderr)
+    return exit_code(failures)
+
+
+def _own_label(model: Any, x: torch.Tensor) -> str:
+    """The model's top-1 label and probability for one image (1, C, H, W); "?" if it fails on it
+    (its failure is already reported by the methods)."""
+    try:
+        with torch.no_grad():
+            p = model.module(x).softmax(1)[0].cpu()
+    except Exception:  # noqa: BLE001 - already reported once per method
+        return "?"
+    return f"{model.label(int(p.argmax()))} ({float(p.max()):.2f})"
+
+
+def explain_each(
+    model: Any, inputs: torch.Tensor, name: str, params: dict[str, Any], paths: list[Path], failures: list[Failure]
+) -> list[tuple[Explanation | None, int]]:
+    """Explain the batch with ``name``: for each image, (its Explanation, its row in it) or
+    (None, 0) after adding its :class:`Failure`. An unexpected failure of the batch is
+    retried image by image, so that one image that breaks a method does not take the
+    others with it."""
+    try:
+        e = explain(model, inputs, method=name, **params)
+        return [(e, i) for i in range(len(paths))]
+    except Exception as exc:  # noqa: BLE001 - reported, see failure()
+        if len(paths) == 1 or isinstance(exc, NeuromaskError):
+            failures.append(failure(f"{', '.join(map(str, paths))}: {name}", exc))
+            return [(None, 0)] * len(paths)
+    results: list[tuple[Explanation | None, int]] = []
+    for i, path in enumerate(paths):
+        try:
+            results.append((explain(model, inputs[i : i + 1], method=name, **params), 0))
+        except Exception as exc:  # noqa: BLE001 - reported, see failure()
+            failures.append(failure(f"{path}: {name}", exc))
+            results.append((None, 0))
+    return results
 
 
 def write_html(
@@ -148,7 +195,8 @@ def write_html(
     )
     images = ", ".join(f"{html.escape(s)}: {html.escape(lab)}" for s, lab in zip(stems, labels))
     errors = "".join(f"<li>{html.escape(f)}</li>" for f in failures)
-    path.write_text(
+    write_text(
+        path,
         "<!doctype html>\n<html><head><meta charset='utf-8'><title>neuromask compare</title>"
         "<style>body{font-family:sans-serif} td{padding:2px 12px} td+td{text-align:right}</style></head><body>\n"
         f"<h1>neuromask compare</h1>\n<p>Model: {html.escape(model)}. Images (predicted label, probability): {images}.</p>\n"

@@ -35,12 +35,14 @@ def run(args: argparse.Namespace) -> int:
     from ..images import preprocess_image, to_original_size
     from ..models import load_model
     from ..viz.overlay import save_evolution
+    from .._core import atomic_path
     from .common import show_progress, write_result
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     photo = out / f"{args.image}.png"
-    Image.fromarray(getattr(data, args.image)()).convert("RGB").save(photo)
+    with atomic_path(photo) as tmp:
+        Image.fromarray(getattr(data, args.image)()).convert("RGB").save(tmp)
 
     model = load_model("efficientnet_lite0")
     image = Image.open(photo).convert("RGB")
@@ -51,12 +53,14 @@ def run(args: argparse.Namespace) -> int:
 
     attribution = to_original_size(explanation.attribution[0], geometry)
     written = write_result(out, photo, np.asarray(image), attribution, explanation, model, explanation.seconds)
-    evolution = save_evolution(
-        out / f"{args.image}.neuromask.evolution.png",
-        model.denormalize(inputs[None])[0].permute(1, 2, 0).clamp(0, 1).numpy(),
-        explanation.extras["history"][0].numpy(),
-        explanation.extras["history_steps"].tolist(),
-    )
+    evolution = out / f"{args.image}.neuromask.evolution.png"
+    with atomic_path(evolution) as tmp:  # Ctrl-C leaves no half-written file
+        save_evolution(
+            tmp,
+            model.denormalize(inputs[None])[0].permute(1, 2, 0).clamp(0, 1).numpy(),
+            explanation.extras["history"][0].numpy(),
+            explanation.extras["history_steps"].tolist(),
+        )
     beside = _beside(out, args, model, inputs, explanation, geometry, np.asarray(image))
     r = written.record
     print(f"model      efficientnet_lite0 (pretrained on ImageNet)")

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..api import methods
-from .common import explain_files, parse_params
+from ..api import method_info, methods
+from .common import check_request, exit_code, explain_files, parse_params
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,6 +35,10 @@ def run(args: argparse.Namespace) -> int:
     if args.preset is not None:
         params["preset"] = args.preset
     model = load_model(args.model, device=args.device)
+    check_request(model, args.method, args.target, params)
+    # Pixel-sized options (occlusion's window, blur sigmas) are given for 224 px images:
+    # scaled to the model's input size unless the user set them.
+    params = {**method_info(args.method).scaled_options(model.input_size), **params}
     written, failures = explain_files(
         model, args.images, args.out, method=args.method, target=args.target,
         params=params, batch_size=args.batch_size, quiet=args.quiet,
@@ -43,6 +47,6 @@ def run(args: argparse.Namespace) -> int:
         for w in written:
             masked = f", masked p={w.record['masked_probability']:.3f}" if "masked_probability" in w.record else ""
             print(f"{w.image}: {w.record['label']} (p={w.record['probability']:.3f}{masked}) -> {w.png}")
-    for path, reason in failures:
-        print(f"neuromask explain: {path}: {reason}", file=sys.stderr)
-    return 1 if failures else 0
+    for f in failures:
+        print(f.line("explain"), file=sys.stderr)
+    return exit_code(failures)

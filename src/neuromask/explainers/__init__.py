@@ -24,7 +24,9 @@ import pkgutil
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import MissingDependencyError, UnknownNameError
 from ..registry import Entry, Registry
+from ..types import LoadedModel
 
 # What each kind of map is. ``mask`` maps are in [0, 1] and share one colour scale;
 # the others are scores whose scale only orders pixels within one map.
@@ -40,6 +42,9 @@ KINDS: dict[str, str] = {
 # Keyword-only parameters a method may declare to receive context from explain()
 # instead of options from the user: the original logits (N, L), computed once.
 CONTEXT_PARAMS = ("logits",)
+
+# Options a method may declare that a LoadedModel fills in when the user does not.
+MODEL_PARAMS = ("mean", "std")
 
 # The image side at which pixel-sized option defaults are given (ImageNet's 224 px).
 REFERENCE_SIZE = 224
@@ -158,6 +163,47 @@ def method_info(name: str) -> MethodInfo:
         install=meta.get("install"),
         available=all(_importable(m) for m in requires),
     )
+
+
+def require_available(method: str) -> MethodInfo:
+    """The method's :class:`MethodInfo`, or :class:`MissingDependencyError` naming the one
+    command that installs what it needs."""
+    info = method_info(method)
+    if not info.available:
+        raise MissingDependencyError(
+            f"method '{method}' needs {', '.join(info.requires)}, which is not installed; "
+            f"add it with `{info.install}`"
+        )
+    return info
+
+
+
+def resolve_options(entry: Entry, params: dict[str, Any], model: LoadedModel | None) -> dict[str, Any]:
+    """Defaults from the signature, then the preset's values, then the user's."""
+    options = option_defaults(entry)
+    params = dict(params)
+    presets: dict[str, dict[str, Any]] = entry.meta.get("presets", {})
+    preset = params.pop("preset", None)
+    if preset is not None:
+        if preset not in presets:
+            choices = ", ".join(presets) or "none"
+            raise UnknownNameError(f"method '{entry.name}' has no preset '{preset}'; presets: {choices}")
+        options.update(presets[preset])
+    unknown = sorted(set(params) - set(options))
+    if unknown:
+        raise UnknownNameError(
+            f"method '{entry.name}' has no option {', '.join(repr(u) for u in unknown)}; "
+            f"its options are: {', '.join(sorted(options))}"
+        )
+    if model is not None:
+        for key in MODEL_PARAMS:
+            if key in options and key not in params and options[key] is None:
+                options[key] = getattr(model, key)
+    options.update(params)
+    if presets:
+        options["preset"] = preset
+    return options
+
 
 
 def ordered(names: list[str] | None = None) -> list[str]:

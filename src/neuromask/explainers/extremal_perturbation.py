@@ -44,6 +44,8 @@ from ._common import check_fraction, check_positive
 from .._core import gaussian_blur
 
 PRESETS: dict[str, dict[str, Any]] = {
+    # Few steps for tests, the quick benchmark suite and the docs gallery; not a quality setting.
+    "fast": dict(steps=30),
     # TorchRay's settings (its areas [0.05, 0.1, 0.2] are a common choice in the paper).
     "paper": dict(steps=800, areas=(0.05, 0.1, 0.2), lr=0.01, area_weight=300.0, step=7, sigma=21.0),
 }

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -15,7 +15,8 @@ from ._common import check_positive, reduce_channels
 from .._core import make_baseline
 
 
-@METHODS.register("integrated_gradients", kind="gradient", order=4)
+# "fast": few steps for tests, the quick benchmark suite and the docs gallery.
+@METHODS.register("integrated_gradients", kind="gradient", order=4, presets={"fast": dict(steps=8)})
 def integrated_gradients(
     model: nn.Module,
     inputs: torch.Tensor,

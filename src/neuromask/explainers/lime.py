@@ -25,10 +25,31 @@ from ._common import check_positive, probability_model
 from .._core import make_baseline
 
 
-def superpixels(image: torch.Tensor, segmentation: str, segments: int, compactness: float = 10.0) -> torch.Tensor:
-    """Label map (H, W) long, labels 0..K-1, of one image (C, H, W) scaled to [0, 1]."""
+def grid_segments(height: int, width: int, segments: int) -> torch.Tensor:
+    """A regular grid of about ``segments`` cells (at least 2), shaped like the image: (H, W) long."""
+    rows = min(height, max(1, round(math.sqrt(segments * height / width))))
+    cols = min(width, max(1, round(segments / rows)))
+    if rows * cols < 2:  # the image is at least 2x2 (explain() checks it)
+        rows, cols = (1, 2) if width >= height else (2, 1)
+    r = torch.arange(height) * rows // height
+    c = torch.arange(width) * cols // width
+    return r[:, None] * cols + c[None, :]
+
+
+def superpixels(image: torch.Tensor, segmentation: str, segments: int, compactness: float = 10.0) -> tuple[torch.Tensor, str]:
+    """Label map (H, W) long, labels 0..K-1, of one image (C, H, W) scaled to [0, 1], and the
+    segmentation actually used.
+
+    SLIC and quickshift follow the image's content, so on some images (flat colours,
+    noise at a low compactness, a few pixels) they return a single segment, which gives
+    LIME nothing to vary: those images fall back to :func:`grid_segments`, and the second
+    value says ``"grid"``.
+    """
     from skimage.segmentation import quickshift, slic
 
+    height, width = image.shape[-2:]
+    if segmentation == "grid":
+        return grid_segments(height, width, segments), "grid"
     pixels = image.detach().permute(1, 2, 0).cpu().double().numpy()
     channel_axis = -1 if pixels.shape[-1] > 1 else None
     if channel_axis is None:
@@ -41,15 +62,12 @@ def superpixels(image: torch.Tensor, segmentation: str, segments: int, compactne
         # LIME's parameters, for pixel values in [0, 255].
         labels = quickshift(pixels * 255.0, kernel_size=4, max_dist=200, ratio=0.2)
     else:
-        raise InputError(f"segmentation must be 'slic' or 'quickshift'; got {segmentation!r}")
+        raise InputError(f"segmentation must be 'slic', 'quickshift' or 'grid'; got {segmentation!r}")
     # Relabel to 0..K-1: Captum numbers the interpretable features by the mask's values.
     values, dense = np.unique(labels, return_inverse=True)
     if len(values) < 2:
-        raise InputError(
-            f"{segmentation} found a single superpixel in a {pixels.shape[0]}x{pixels.shape[1]} image; "
-            "LIME needs several: raise compactness (SLIC) or segments"
-        )
-    return torch.from_numpy(dense.reshape(labels.shape)).long()
+        return grid_segments(height, width, segments), "grid"
+    return torch.from_numpy(dense.reshape(labels.shape)).long(), segmentation
 
 
 def _to_unit_range(x: torch.Tensor, mean: Sequence[float] | None, std: Sequence[float] | None) -> torch.Tensor:
@@ -72,7 +90,8 @@ def _superpixel_means(x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return (sums / counts)[:, flat].reshape(x.shape)
 
 
-@METHODS.register("lime", kind="perturbation", order=6)
+# "fast": few samples for tests, the quick benchmark suite and the docs gallery.
+@METHODS.register("lime", kind="perturbation", order=6, presets={"fast": dict(samples=60)})
 def lime(
     model: nn.Module,
     inputs: torch.Tensor,
@@ -100,8 +119,10 @@ def lime(
             6 per superpixel) keeps one explanation of EfficientNet-Lite0 to seconds
             on a CPU.
         segments: approximate number of SLIC superpixels.
-        segmentation: ``"slic"`` or ``"quickshift"`` (LIME's own, kernel 4, max distance
-            200, ratio 0.2; slower, and its segment count follows the image).
+        segmentation: ``"slic"``, ``"quickshift"`` (LIME's own, kernel 4, max distance
+            200, ratio 0.2; slower, and its segment count follows the image) or ``"grid"``
+            (a regular grid of about ``segments`` cells). An image on which SLIC or
+            quickshift finds a single segment falls back to the grid.
         compactness: SLIC's balance of space over colour (scikit-image's default 10;
             noisy or tiny images need more, e.g. 100).
         baseline: what a hidden superpixel becomes: ``"superpixel_mean"`` (LIME: its
@@ -118,7 +139,8 @@ def lime(
 
     Returns:
         The map (N, H, W): every pixel holds its superpixel's signed weight (positive
-        supports the target), and extras ``superpixels`` (N, H, W) long.
+        supports the target), and extras ``superpixels`` (N, H, W) long and ``grid``
+        (N,) bool: whether the image fell back to (or asked for) the grid.
     """
     from captum._utils.models.linear_model import SkLearnRidge
     from captum.attr import Lime
@@ -127,10 +149,11 @@ def lime(
     check_positive("segments", segments)
     check_positive("batch_size", batch_size)
     check_positive("kernel_width", kernel_width, integer=False)
-    maps, labels_all = [], []
+    maps, labels_all, grid = [], [], []
     for i in range(inputs.shape[0]):
         x = inputs[i : i + 1]
-        labels = superpixels(_to_unit_range(x[0], mean, std), segmentation, segments, compactness)
+        labels, used = superpixels(_to_unit_range(x[0], mean, std), segmentation, segments, compactness)
+        grid.append(used == "grid")
         if baseline == "superpixel_mean":
             hidden = _superpixel_means(x[0], labels)[None]
         else:
@@ -164,4 +187,4 @@ def lime(
         )
         maps.append(attribution[:, 0].detach())
         labels_all.append(labels)
-    return MethodOutput(torch.cat(maps), {"superpixels": torch.stack(labels_all)})
+    return MethodOutput(torch.cat(maps), {"superpixels": torch.stack(labels_all), "grid": torch.tensor(grid)})

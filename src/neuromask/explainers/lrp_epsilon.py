@@ -12,6 +12,15 @@ Two composites:
     "LRP-epsilon" of the NeuroMask paper's Figure 3. On EfficientNet-Lite0 it returns
     NaN (relevance divided by near-zero pre-activations of its many depthwise layers);
     any non-finite relevance raises UnsupportedModelError instead of returning it.
+
+Binarized networks (any :class:`~neuromask.models.binary.BinaryConv2d` or
+``BinarySign``) are refused with UnsupportedModelError. Zennit's rules modify a layer's
+weights (z+ keeps ``clamp(W, 0)``) and run the layer's ``forward`` again; a binarized
+convolution binarizes whatever weight it holds, so it would compute
+``sign(clamp(W, 0)) = +1`` everywhere instead of the z+ part of ``alpha * sign(W)``, and
+the sign activation has no LRP rule (its straight-through gradient would zero the
+relevance outside its window). Relevance that ignores the real binary weights would look
+like an explanation without being one.
 """
 
 from __future__ import annotations
@@ -97,9 +106,18 @@ def lrp_epsilon(
         The map (N, H, W), signed: positive relevance supports the target.
 
     Raises:
-        UnsupportedModelError: the propagated relevance is NaN or infinite.
+        UnsupportedModelError: the propagated relevance is NaN or infinite, or the model
+            has binarized layers (see the module docstring).
         MissingDependencyError: Zennit is not installed (``neuromask[lrp]``).
     """
+    from ..models.binary import BinaryConv2d, BinarySign
+
+    binarized = sorted({type(m).__name__ for m in model.modules() if isinstance(m, (BinaryConv2d, BinarySign))})
+    if binarized:
+        raise UnsupportedModelError(
+            f"lrp_epsilon does not support binarized layers ({', '.join(binarized)}): Zennit's rules would "
+            "re-binarize their modified weights; explain this model with occlusion, rise or lime instead"
+        )
     _import_zennit()
     from zennit.attribution import Gradient
 

@@ -29,6 +29,8 @@ from ._common import check_positive
 from .._core import gaussian_blur
 
 PRESETS: dict[str, dict[str, Any]] = {
+    # Few steps for tests, the quick benchmark suite and the docs gallery; not a quality setting.
+    "fast": dict(steps=30),
     # The authors' setting (300 Adam iterations).
     "paper": dict(steps=300, lr=0.1, l1=0.01, tv=1e-4, tv_beta=3.0, mask_size=28, blur_sigma=10.0),
 }

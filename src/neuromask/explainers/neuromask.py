@@ -50,7 +50,7 @@ its images one by one.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -76,6 +76,8 @@ KERNELS: dict[str, torch.Tensor] = {
 }
 
 PRESETS: dict[str, dict[str, Any]] = {
+    # Few steps for tests, the quick benchmark suite and the docs gallery; not a quality setting.
+    "fast": dict(steps=30),
     "paper": dict(
         steps=2000, lr=0.03, lambda_pred=0.4, lambda_sparse=0.35, lambda_smooth=0.03,
         tau=20.0, init="uniform", temperature=1.0, reduction="sum",
@@ -240,7 +242,7 @@ def neuromask(
     seed: int = 0,
     history_every: int = 0,
     channels_last: bool = True,
-    progress: bool = False,
+    progress: bool | Callable[[int, int], None] = False,
 ) -> MethodOutput:
     """Learn a NeuroMask mask for each image.
 
@@ -284,7 +286,8 @@ def neuromask(
         seed: seeds the uniform initialisation (a local generator).
         history_every: record the mask every k steps (0: never), for the mask's evolution.
         channels_last: run the model on channels-last inputs (faster convolutions on CPU).
-        progress: show a progress bar over the steps.
+        progress: ``True`` shows a progress bar over the steps; a callable is called
+            as ``progress(done, steps)`` after each step (the dashboard's progress bar).
 
     Returns:
         The mask (N, H, W) in [0, 1] and extras: ``masked_probability`` (N,) softmax of
@@ -378,7 +381,23 @@ def neuromask(
     return MethodOutput(mask[:, 0], extras)
 
 
-def _progress(steps: int, enabled: bool) -> Any:
+class _CallbackBar:
+    """The two calls of a tqdm bar that the loop makes, reported to ``callback(done, total)``."""
+
+    def __init__(self, callback: Callable[[int, int], None], total: int) -> None:
+        self.callback, self.total, self.done = callback, total, 0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        self.callback(self.done, self.total)
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(steps: int, enabled: bool | Callable[[int, int], None]) -> Any:
+    if callable(enabled):
+        return _CallbackBar(enabled, steps)
     if not enabled:
         return None
     from tqdm.auto import tqdm

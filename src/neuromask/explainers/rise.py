@@ -23,6 +23,8 @@ from ._common import check_fraction, check_positive, chunks, target_scores
 from .._core import make_baseline
 
 PRESETS: dict[str, dict[str, Any]] = {
+    # Few masks for tests, the quick benchmark suite and the docs gallery; not a quality setting.
+    "fast": dict(masks=100),
     # Petsiuk et al.'s setting for ImageNet classifiers.
     "paper": dict(masks=4000, grid=7, p=0.5),
 }

@@ -18,7 +18,8 @@ from . import METHODS
 from ._common import check_positive, input_gradients, reduce_channels
 
 
-@METHODS.register("smoothgrad", kind="gradient", order=2)
+# "fast": few samples for tests, the quick benchmark suite and the docs gallery.
+@METHODS.register("smoothgrad", kind="gradient", order=2, presets={"fast": dict(samples=8)})
 def smoothgrad(
     model: nn.Module,
     inputs: torch.Tensor,

@@ -12,6 +12,11 @@ Choices (after XNOR-Net, Rastegari et al. 2016, and BinaryNet, Courbariaux et al
   ``hardtanh``, i.e. the incoming gradient where ``|x| <= 1`` and zero elsewhere
   (BinaryNet), for activations; for the latent weights it passes the gradient through
   unchanged (scaled by ``alpha``), so weights that grow past 1 keep learning.
+* **The backward rule is swappable at explanation time** (:func:`backward_rule`):
+  ``hardtanh`` (the window above, used in training), ``identity``, Bi-Real Net's
+  piecewise-polynomial ``bireal`` and ``tanh``; the forward pass stays sign. A BNN's
+  logits are piecewise constant in the input beyond the first layer, so every gradient
+  map of a BNN is the chosen estimator's, not the network's.
 * **Layer order** in a binarized block: batch norm -> sign -> binarized conv -> max pool
   (XNOR-Net's order), so that the sign sees centred inputs.
 * **Sparse binary activations at the start**: every batch norm that feeds a sign starts
@@ -34,26 +39,58 @@ Everything else (widths, kernels, pooling, global average pooling) is the same a
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from ..errors import UnknownNameError
 from .small import SmallCNN
 
 
+def _hardtanh_grad(x: torch.Tensor) -> torch.Tensor:
+    return (x.abs() <= 1).to(x.dtype)
+
+
+def _identity_grad(x: torch.Tensor) -> torch.Tensor:
+    return torch.ones_like(x)
+
+
+def _bireal_grad(x: torch.Tensor) -> torch.Tensor:
+    # Bi-Real Net (Liu et al., 2018): the derivative of the piecewise quadratic
+    # ApproxSign, 2 + 2x on [-1, 0), 2 - 2x on [0, 1), 0 elsewhere.
+    return (2 - 2 * x.abs()).clamp(min=0)
+
+
+def _tanh_grad(x: torch.Tensor) -> torch.Tensor:
+    return 1 - torch.tanh(x) ** 2
+
+
+# The backward rules of sign for activations: name -> d(surrogate)/dx. The forward is
+# always sign; only the gradient that flows back through it changes.
+BACKWARD_RULES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "hardtanh": _hardtanh_grad,  # BinaryNet's straight-through estimator (training uses this)
+    "identity": _identity_grad,  # the plain straight-through estimator
+    "bireal": _bireal_grad,
+    "tanh": _tanh_grad,
+}
+
+
 class _SignActivation(torch.autograd.Function):
-    """sign with values in {-1, +1}; backward: hardtanh's gradient (zero where |x| > 1)."""
+    """sign with values in {-1, +1}; backward: the gradient of the named surrogate."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor, rule: str) -> torch.Tensor:
         ctx.save_for_backward(x)
+        ctx.rule = rule
         return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (x,) = ctx.saved_tensors
-        return grad * (x.abs() <= 1).to(grad.dtype)
+        return grad * BACKWARD_RULES[ctx.rule](x).to(grad.dtype), None
 
 
 class _SignWeight(torch.autograd.Function):
@@ -68,24 +105,39 @@ class _SignWeight(torch.autograd.Function):
         return grad
 
 
-def binarize(x: torch.Tensor) -> torch.Tensor:
-    """Activations to {-1, +1} (any shape), with the straight-through estimator."""
-    return _SignActivation.apply(x)
+def binarize(x: torch.Tensor, rule: str = "hardtanh") -> torch.Tensor:
+    """Activations to {-1, +1} (any shape); the gradient is that of ``rule``'s surrogate
+    (a key of :data:`BACKWARD_RULES`; default BinaryNet's hardtanh window |x| <= 1)."""
+    if rule not in BACKWARD_RULES:
+        raise UnknownNameError(f"unknown backward rule {rule!r}; choose one of: {', '.join(BACKWARD_RULES)}")
+    return _SignActivation.apply(x, rule)
 
 
 class BinarySign(nn.Module):
-    """Binarize activations: (N, C, H, W) -> (N, C, H, W) in {-1, +1}."""
+    """Binarize activations: (N, C, H, W) -> (N, C, H, W) in {-1, +1}.
+
+    ``rule`` names the backward rule (:data:`BACKWARD_RULES`); it is not saved with the
+    weights: swap it at explanation time with :func:`backward_rule`.
+    """
+
+    def __init__(self, rule: str = "hardtanh") -> None:
+        super().__init__()
+        self.rule = rule
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return binarize(x)
+        return binarize(x, self.rule)
 
 
 class BinaryConv2d(nn.Conv2d):
     """A convolution whose weights are ``alpha * sign(W)``, alpha = mean |W| per output channel.
 
     It expects binarized inputs (put a :class:`BinarySign` in front); zero padding adds
-    zeros around them, as in XNOR-Net.
+    zeros around them, as in XNOR-Net: a third value that no binary input takes.
+    ``pad_value`` (not saved with the weights; see :func:`padding_value`) pads with
+    another constant instead, e.g. -1, the value of an inactive binary input.
     """
+
+    pad_value: float = 0.0
 
     def scale(self) -> torch.Tensor:
         """alpha, (out_channels, 1, 1, 1): the mean absolute latent weight per output channel."""
@@ -95,8 +147,48 @@ class BinaryConv2d(nn.Conv2d):
         """sign(W) in {-1, +1}, shaped like the weight."""
         return _SignWeight.apply(self.weight)
 
+    def effective_weight(self) -> torch.Tensor:
+        """alpha * sign(W), the weight the convolution really applies, shaped like the weight."""
+        return self.scale() * self.binary_weight()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._conv_forward(x, self.scale() * self.binary_weight(), self.bias)
+        if self.pad_value != 0 and self.padding_mode == "zeros" and any(self.padding):
+            ph, pw = self.padding  # type: ignore[misc]  # an int pair for a 2-d conv
+            x = F.pad(x, (pw, pw, ph, ph), value=self.pad_value)
+            return F.conv2d(x, self.effective_weight(), self.bias, self.stride, 0, self.dilation, self.groups)
+        return self._conv_forward(x, self.effective_weight(), self.bias)
+
+
+@contextmanager
+def backward_rule(model: nn.Module, rule: str) -> Iterator[nn.Module]:
+    """Within the block every :class:`BinarySign` of ``model`` back-propagates with ``rule``
+    (a key of :data:`BACKWARD_RULES`); the forward pass is unchanged. Restored on exit."""
+    if rule not in BACKWARD_RULES:
+        raise UnknownNameError(f"unknown backward rule {rule!r}; choose one of: {', '.join(BACKWARD_RULES)}")
+    signs = [m for m in model.modules() if isinstance(m, BinarySign)]
+    saved = [m.rule for m in signs]
+    try:
+        for m in signs:
+            m.rule = rule
+        yield model
+    finally:
+        for m, r in zip(signs, saved):
+            m.rule = r
+
+
+@contextmanager
+def padding_value(model: nn.Module, value: float) -> Iterator[nn.Module]:
+    """Within the block every :class:`BinaryConv2d` of ``model`` pads with ``value`` instead
+    of zeros. This changes the forward pass (and so the predictions). Restored on exit."""
+    convs = [m for m in model.modules() if isinstance(m, BinaryConv2d)]
+    saved = [m.pad_value for m in convs]
+    try:
+        for m in convs:
+            m.pad_value = float(value)
+        yield model
+    finally:
+        for m, v in zip(convs, saved):
+            m.pad_value = v
 
 
 def _binary_block(cin: int, cout: int, pool: bool, first: bool) -> list[nn.Module]:
@@ -132,4 +224,6 @@ class BinaryCNN(SmallCNN):
                 nn.init.constant_(before.bias, sign_shift)
 
 
-__all__ = ["BinaryCNN", "BinaryConv2d", "BinarySign", "binarize"]
+__all__ = [
+    "BACKWARD_RULES", "BinaryCNN", "BinaryConv2d", "BinarySign", "backward_rule", "binarize", "padding_value",
+]

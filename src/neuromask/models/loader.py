@@ -42,6 +42,7 @@ from torch import nn
 from ..errors import ModelLoadError, require
 from ..types import LoadedModel
 from . import BUILTIN_MODULES, MODELS
+from .exported import adapt
 from .imagenet import IMAGENET_MEAN, IMAGENET_STD
 
 # What a model loaded from a file (TorchScript, state dict, ONNX) is fed unless told otherwise.
@@ -136,6 +137,10 @@ def load_model(
     except (RuntimeError, AssertionError, ValueError) as exc:  # torch raises all three for a bad device
         raise ModelLoadError(f"cannot put model '{text}' on device '{device}': {_one_line(exc)}") from exc
     loaded = replace(loaded, module=module)
+    if loaded.extra.get("source") == "file":
+        # Exported files often take (N, H, W, C) and end in a softmax: wrap them so that
+        # they take (N, C, H, W) and return logits (log-probabilities), see .exported.
+        loaded = adapt(loaded, layout=loaded.extra.get("input_layout"))
     _check_forward(loaded)
     return loaded
 
@@ -214,7 +219,7 @@ def _load_torchscript(spec: str, path: Path) -> LoadedModel:
             f"'{path}' is not a TorchScript file (torch.jit.save), an ONNX file (.onnx) or a "
             f"state dict: {_one_line(exc)}"
         ) from exc
-    return LoadedModel(module=module, name=spec, **FILE_DEFAULTS)
+    return LoadedModel(module=module, name=spec, **FILE_DEFAULTS, extra={"source": "file"})
 
 
 def _load_state_dict(spec: str, path: Path, class_spec: str) -> LoadedModel:
@@ -226,7 +231,7 @@ def _load_state_dict(spec: str, path: Path, class_spec: str) -> LoadedModel:
     if not isinstance(module, nn.Module):
         raise ModelLoadError(f"{class_spec}() is a {type(module).__name__}, not a torch.nn.Module")
     _load_weights(module, _read_state_dict(path), what=f"'{path}'", into=class_spec)
-    return LoadedModel(module=module, name=spec, **FILE_DEFAULTS)
+    return LoadedModel(module=module, name=spec, **FILE_DEFAULTS, extra={"source": "file"})
 
 
 def _import_class(class_spec: str) -> type:
@@ -334,15 +339,21 @@ def _load_onnx(spec: str, path: Path) -> LoadedModel:
     except Exception as exc:  # onnx2torch raises NotImplementedError, KeyError, ... for ops it lacks
         raise ModelLoadError(f"onnx2torch cannot convert '{path}' to PyTorch: {_one_line(exc)}") from exc
     defaults = dict(FILE_DEFAULTS)
+    extra: dict[str, Any] = {"source": "file"}
     shape = _onnx_input_shape(proto)
     if shape is not None:
-        channels, height, width = shape
+        channels, height, width, layout = shape
         defaults.update(channels=channels, input_size=(height, width))
-    return LoadedModel(module=module, name=spec, **defaults)
+        extra["input_layout"] = layout
+    return LoadedModel(module=module, name=spec, **defaults, extra=extra)
 
 
-def _onnx_input_shape(proto: Any) -> tuple[int, int, int] | None:
-    """(C, H, W) of the graph's image input when the file fixes them, else ``None``."""
+def _onnx_input_shape(proto: Any) -> tuple[int, int, int, str] | None:
+    """(C, H, W, layout) of the graph's image input when the file fixes them, else ``None``.
+
+    The layout is ``"NHWC"`` when the last dimension is 1 or 3 and the second is not
+    (a Keras-style channels-last input), else ``"NCHW"``.
+    """
     initializers = {init.name for init in proto.graph.initializer}
     inputs = [i for i in proto.graph.input if i.name not in initializers]
     if len(inputs) != 1:
@@ -350,7 +361,9 @@ def _onnx_input_shape(proto: Any) -> tuple[int, int, int] | None:
     dims = [d.dim_value for d in inputs[0].type.tensor_type.shape.dim]
     if len(dims) != 4 or min(dims[1:]) <= 0:  # dim_value is 0 for a named (dynamic) dimension
         return None
-    return dims[1], dims[2], dims[3]
+    if dims[3] in (1, 3) and dims[1] not in (1, 3):
+        return dims[3], dims[1], dims[2], "NHWC"
+    return dims[1], dims[2], dims[3], "NCHW"
 
 
 # --------------------------------------------------------------------------- hubs

@@ -33,7 +33,13 @@ from .binary import BinaryCNN
 from .small import CarliniWagnerCNN, SmallCNN
 
 # Architectures by the name the CLI takes: (num_classes, in_channels, width) -> module.
-ARCHS: dict[str, Callable[[int, int, int], nn.Module]] = {"cnn": SmallCNN, "bnn": BinaryCNN}
+ARCHS: dict[str, Callable[[int, int, int], nn.Module]] = {
+    "cnn": SmallCNN,
+    "bnn": BinaryCNN,
+    # No width: the architecture is fixed. Listed so that load_trained() rebuilds what
+    # train_cifar10() saved.
+    "carlini_wagner": lambda num_classes, in_channels, width: CarliniWagnerCNN(num_classes, in_channels),
+}
 # Index of the first test sample: far beyond any training set, so the two never overlap.
 TEST_START = 10**9
 
@@ -213,7 +219,7 @@ def load_trained(path: str | Path) -> TrainResult:
     path = Path(path)
     try:
         record = json.loads(path.with_suffix(".json").read_text())
-        model = build(record["arch"], len(record["class_names"]), width=record["width"])
+        model = build(record["arch"], len(record["class_names"]), in_channels=record.get("in_channels", 1), width=record["width"])
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
     except (OSError, KeyError, RuntimeError, json.JSONDecodeError) as exc:
@@ -251,12 +257,30 @@ def train_cifar10(
         torch.manual_seed(seed)
         model = CarliniWagnerCNN()
     fit(model, images, labels, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=progress)
-    record = {
+    record = cifar10_record(
+        seed=seed, epochs=epochs, accuracy=evaluate(model, test_images, test_labels),
+        seconds=round(time.perf_counter() - started, 1),
+    )
+    return TrainResult(model, record)
+
+
+# CIFAR-10's classes in label order (batches.meta of the data set, as torchvision reads it).
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def cifar10_record(*, seed: int, epochs: int, accuracy: float, seconds: float) -> dict[str, Any]:
+    """What :func:`train_cifar10` records: everything :func:`load_trained` needs to rebuild it."""
+    return {
         "dataset": "cifar10",
         "arch": "carlini_wagner",
+        "width": 0,  # unused: the architecture is fixed
+        "in_channels": 3,
+        "class_names": list(CIFAR10_CLASSES),
+        "input_size": [32, 32],
         "seed": seed,
         "epochs": epochs,
-        "accuracy": evaluate(model, test_images, test_labels),
-        "seconds": round(time.perf_counter() - started, 1),
+        "accuracy": accuracy,
+        "seconds": seconds,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
     }
-    return TrainResult(model, record)

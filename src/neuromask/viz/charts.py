@@ -8,10 +8,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from ._figure import new_figure
 
 HIGHLIGHT = "#d62728"
 OTHER = "#1f77b4"
@@ -33,27 +30,25 @@ def bar_chart(
     """
     items = [(m, v) for m, v in values.items() if not math.isnan(v[0])]
     items.sort(key=lambda kv: kv[1][0], reverse=not higher_is_better)
-    fig, ax = plt.subplots(figsize=(6.4, 0.35 * len(items) + 1.2))
-    try:
-        names = [m for m, _ in items]
-        ax.barh(
-            names,
-            [v[0] for _, v in items],
-            xerr=[
-                [0.0 if math.isnan(v[1]) else v[0] - v[1] for _, v in items],
-                [0.0 if math.isnan(v[2]) else v[2] - v[0] for _, v in items],
-            ],
-            color=[HIGHLIGHT if m == highlight else OTHER for m in names],
-            capsize=2,
-        )
-        ax.set_xlabel(f"{ylabel} ({'higher' if higher_is_better else 'lower'} is better)")
-        ax.set_title(title)
-        fig.tight_layout()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
-    finally:
-        plt.close(fig)
+    fig = new_figure(figsize=(6.4, 0.35 * len(items) + 1.2))
+    ax = fig.subplots()
+    names = [m for m, _ in items]
+    ax.barh(
+        names,
+        [v[0] for _, v in items],
+        xerr=[
+            [0.0 if math.isnan(v[1]) else v[0] - v[1] for _, v in items],
+            [0.0 if math.isnan(v[2]) else v[2] - v[0] for _, v in items],
+        ],
+        color=[HIGHLIGHT if m == highlight else OTHER for m in names],
+        capsize=2,
+    )
+    ax.set_xlabel(f"{ylabel} ({'higher' if higher_is_better else 'lower'} is better)")
+    ax.set_title(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
     return path
 
 
@@ -67,20 +62,18 @@ def quality_vs_seconds(
 ) -> Path:
     """Scatter of {method: (seconds per explanation, quality)}, seconds on a log axis."""
     items = [(m, p) for m, p in points.items() if not (math.isnan(p[0]) or math.isnan(p[1])) and p[0] > 0]
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    try:
-        for name, (sec, q) in items:
-            ax.scatter([sec], [q], color=HIGHLIGHT if name == highlight else OTHER, zorder=3)
-            ax.annotate(name, (sec, q), textcoords="offset points", xytext=(4, 3), fontsize=8)
-        ax.set_xscale("log")
-        ax.set_xlabel("seconds per explanation (log scale)")
-        ax.set_ylabel(quality)
-        ax.set_title(title)
-        ax.grid(True, which="both", alpha=0.3)
-        fig.tight_layout()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
-    finally:
-        plt.close(fig)
+    fig = new_figure(figsize=(6.4, 4.6))
+    ax = fig.subplots()
+    for name, (sec, q) in items:
+        ax.scatter([sec], [q], color=HIGHLIGHT if name == highlight else OTHER, zorder=3)
+        ax.annotate(name, (sec, q), textcoords="offset points", xytext=(4, 3), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds per explanation (log scale)")
+    ax.set_ylabel(quality)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
     return path

@@ -5,13 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from ._figure import new_figure
 
-from ..datasets import generate  # noqa: E402
+from ..datasets import generate
 
 # What docs/datasets.png shows: (title, dataset name, options).
 DEFAULT_ROWS: tuple[tuple[str, str, dict[str, Any]], ...] = (
@@ -40,9 +38,8 @@ def save_dataset_grid(
         seed: the datasets' seed.
     """
     path = Path(path)
-    fig, axes = plt.subplots(
-        2 * len(rows), samples, figsize=(1.5 * samples, 3.1 * len(rows)), squeeze=False
-    )
+    fig = new_figure(figsize=(1.5 * samples, 3.1 * len(rows)))
+    axes = fig.subplots(2 * len(rows), samples, squeeze=False)
     for r, (title, name, options) in enumerate(rows):
         data = generate(name, samples, seed=seed, **options)
         for i in range(samples):
@@ -60,5 +57,4 @@ def save_dataset_grid(
         axes[2 * r + 1, 0].set_ylabel("evidence", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

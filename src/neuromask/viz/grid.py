@@ -6,13 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from ._figure import new_figure
 
-from .overlay import _as_rgb  # noqa: E402
+from .overlay import _as_rgb
 
 
 def normalise_for_display(attribution: np.ndarray, percentile: float = 99.0) -> np.ndarray:
@@ -63,7 +61,8 @@ def comparison_grid(
     if not (len(images) == len(labels) == len(maps)):
         raise ValueError(f"images, labels and maps must have one entry per row; got {len(images)}, {len(labels)}, {len(maps)}")
     rows, cols = len(images), 1 + len(methods)
-    fig, axes = plt.subplots(rows, cols, figsize=(cell * cols, cell * rows + 0.4), squeeze=False)
+    fig = new_figure(figsize=(cell * cols, cell * rows + 0.4))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for r, (image, label, row_maps) in enumerate(zip(images, labels, maps)):
         axes[r, 0].imshow(_as_rgb(image))
         axes[r, 0].set_title(label, fontsize=8)
@@ -84,5 +83,4 @@ def comparison_grid(
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

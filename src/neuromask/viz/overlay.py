@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from ._figure import new_figure
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:
@@ -43,7 +41,8 @@ def save_overlay(
     att = np.asarray(attribution, dtype=np.float32)
     if att.shape != rgb.shape[:2]:
         raise ValueError(f"attribution must have the image's size {rgb.shape[:2]}; got {att.shape}")
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4.4), constrained_layout=True)
+    fig = new_figure(figsize=(9, 4.4), constrained_layout=True)
+    axes = fig.subplots(1, 2)
     axes[0].imshow(rgb)
     axes[0].set_title("input")
     axes[1].imshow(rgb)
@@ -54,7 +53,6 @@ def save_overlay(
         ax.axis("off")
     path = Path(path)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 
@@ -76,7 +74,8 @@ def save_evolution(
     rgb = _as_rgb(image)
     k = history.shape[0]
     picks = np.unique(np.linspace(0, k - 1, min(k, max_panels)).round().astype(int))
-    fig, axes = plt.subplots(2, len(picks), figsize=(2.2 * len(picks), 4.6), constrained_layout=True, squeeze=False)
+    fig = new_figure(figsize=(2.2 * len(picks), 4.6), constrained_layout=True)
+    axes = fig.subplots(2, len(picks), squeeze=False)
     for col, i in enumerate(picks):
         mask = history[i]
         axes[0, col].imshow(mask, cmap=cmap, vmin=0.0, vmax=1.0)
@@ -87,5 +86,4 @@ def save_evolution(
     axes[0, 0].set_ylabel("mask")
     path = Path(path)
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path

@@ -1,0 +1,76 @@
+"""Work items: what one result is, and the key that says whether it is already done.
+
+A work item is (image, method, model, hash of the options). The options hashed are the
+method's complete options (its defaults, then the preset's values, then the user's) plus
+how the target is chosen, so a changed option, a changed default or another target mode
+is a new item, never a silent reuse of an old result; the batch size is not part of it
+(every method gives a batch the same maps as its images one by one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..api import methods
+from ..explainers import resolve_options
+from ..errors import UnknownNameError
+from ..explainers import METHODS
+
+# Options that change how a run is shown, never its result.
+_NOT_HASHED = ("progress",)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One (image, method) result to compute.
+
+    Attributes:
+        image: the image's ID in its source.
+        method: the registered method name.
+        model: the model spec, as given.
+        options_hash: :func:`options_hash` of the method's complete options.
+    """
+
+    image: str
+    method: str
+    model: str
+    options_hash: str
+
+    @property
+    def key(self) -> str:
+        """The item's identity in the manifest: the four fields, joined by a separator no ID contains."""
+        return "\x1f".join((self.image, self.method, self.model, self.options_hash))
+
+    @property
+    def map_name(self) -> str:
+        """The item's array name in the map store: a digest of its key (IDs may hold any character)."""
+        return hashlib.sha256(self.key.encode()).hexdigest()[:32]
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces, non-JSON values as their text: the same value, the same string."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def complete_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The method's defaults, then its preset's values, then ``options``.
+
+    Resolved by the function :func:`neuromask.explain` itself uses, so the hash covers
+    exactly the options the method runs with (the model's mean and std aside: the model
+    is part of the item).
+
+    Raises:
+        UnknownNameError: an unknown method, preset or option name.
+    """
+    if method not in methods():
+        raise UnknownNameError(f"unknown method '{method}'; methods: {', '.join(methods())}")
+    resolved = resolve_options(METHODS.entry(method), options, None)
+    return {k: v for k, v in resolved.items() if k not in _NOT_HASHED}
+
+
+def options_hash(options: dict[str, Any], target: str) -> str:
+    """A short digest of the complete options and the target mode (``top1`` or ``class``)."""
+    return hashlib.sha256(canonical_json({"options": options, "target": target}).encode()).hexdigest()[:16]
