@@ -88,11 +88,11 @@ def _beside(
     names = [m for m in args.beside.split(",") if m]
     if not names:
         return None
-    maps = {"neuromask": to_original_size(explanation.attribution[0], geometry).numpy()}
+    maps = {"neuromask": np.asarray(to_original_size(explanation.attribution[0], geometry))}
     seconds = {"neuromask": explanation.seconds}
     for name in names:
         e = explain(model, inputs, target=explanation.target, method=name)
-        maps[name] = to_original_size(e.attribution[0], geometry).numpy()
+        maps[name] = np.asarray(to_original_size(e.attribution[0], geometry))
         seconds[name] = e.seconds
     label = f"{model.label(int(explanation.target[0]))}"
     return comparison_grid(out / f"{args.image}.beside.png", [picture], [label], ["neuromask", *names], [maps], seconds=seconds, cell=2.6)
