@@ -232,7 +232,8 @@ def test_a_benchmark_folder_gives_the_means_of_its_rows() -> None:
     latest: dict[tuple, dict] = {}
     for line in (BENCHMARK / "rows.jsonl").read_text().splitlines():
         row = json.loads(line)
-        latest[(row["group"], row["method"], row["image"], row["metric"])] = row
+        # A row's key includes its configuration (the resolved options and the suite).
+        latest[(row["group"], row["method"], row["image"], row["metric"], row.get("config"))] = row
     assert len(found.rows) == len(latest)
     assert found.machine == json.loads((BENCHMARK / "machine.json").read_text())
     tables = dict(logic.benchmark_tables(found.rows))

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 import neuromask
+from neuromask._core import BLUR_FRACTION
 from neuromask.explainers.neuromask import (
-    BLUR_FRACTION,
     KERNELS,
     PRESETS,
     _RMSPropTF1,

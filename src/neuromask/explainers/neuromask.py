@@ -59,7 +59,7 @@ from torch import nn
 from ..errors import InputError
 from ..types import MethodOutput
 from . import METHODS
-from .._core import make_baseline
+from .._core import make_baseline, relative_blur_sigma
 
 # Smoothing kernels: the paper's discrete Laplacian (4-neighbour) and the reference
 # code's 8- and 24-neighbour variants (centre 8 or 24, all others -1).
@@ -67,7 +67,6 @@ from .._core import make_baseline
 HUBER_BETA = 0.1
 
 # The default blur's sigma as a fraction of the image's shorter side (10 px at 224 px).
-BLUR_FRACTION = 10.0 / 224
 
 KERNELS: dict[str, torch.Tensor] = {
     "laplace4": torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]),
@@ -270,7 +269,7 @@ def neuromask(
         baseline: what a hidden pixel becomes: ``"zero"``, ``"black"``, ``"blur"``,
             ``"mean"`` or a number (see ``neuromask._core.make_baseline``).
         blur_sigma: the Gaussian's sigma in pixels for ``baseline="blur"``; ``None``:
-            ``BLUR_FRACTION`` (10 / 224) of the image's shorter side.
+            ``neuromask._core.BLUR_FRACTION`` (10 / 224) of the image's shorter side.
         mask_size: side of a coarse W (mask_size x mask_size, bilinearly upsampled to
             the image), or ``None`` for W at the image's full resolution (the paper).
         lambda_delete: weight of the deletion game, -log(1 - p(target)) on the image
@@ -313,7 +312,7 @@ def neuromask(
     n, _, h, w = inputs.shape
     grid = (h, w) if mask_size is None else (min(mask_size, h), min(mask_size, w))
     if blur_sigma is None:
-        blur_sigma = BLUR_FRACTION * min(h, w)
+        blur_sigma = relative_blur_sigma((h, w))
 
     background = make_baseline(inputs, baseline, mean=mean, std=std, blur_sigma=blur_sigma)
     # The baseline and (x - baseline) once, so that each step's masked input is one fused

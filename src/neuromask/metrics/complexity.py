@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from .._core import make_baseline
+from .._core import make_baseline, relative_blur_sigma
 from ..types import TargetLike
 from . import METRICS
 from ._common import check_attribution, prepare, target_probability
@@ -73,7 +73,7 @@ def masked_probability(
     attribution: torch.Tensor,
     *,
     baseline: str | float = "blur",
-    blur_sigma: float = 10.0,
+    blur_sigma: float | None = None,
     batch_size: int = 64,
 ) -> torch.Tensor:
     """Target probability (N,) on the masked inputs m * x + (1 - m) * baseline.
@@ -86,11 +86,14 @@ def masked_probability(
         baseline: what a hidden pixel becomes (see ``neuromask._core.make_baseline``):
             by default the image blurred with ``blur_sigma`` (NeuroMask's and extremal
             perturbation's default), the same for every method so that they compare.
-        blur_sigma: the blur's sigma in pixels.
+        blur_sigma: the blur's sigma in pixels; ``None``: NeuroMask's default,
+            ``neuromask._core.BLUR_FRACTION`` (10 / 224) of the image's shorter side.
         batch_size: images per forward pass.
     """
     inputs, tgt, attribution = prepare(model, inputs, target, attribution)
     _check_mask(attribution)
+    if blur_sigma is None:
+        blur_sigma = relative_blur_sigma(tuple(inputs.shape[2:]))
     background = make_baseline(inputs, baseline, blur_sigma=blur_sigma)
     mask = attribution.to(inputs.device, inputs.dtype)[:, None]
     masked = background + mask * (inputs - background)
