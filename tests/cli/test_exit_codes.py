@@ -190,7 +190,8 @@ def test_a_real_ctrl_c_exits_130(model_file, images, tmp_path) -> None:
     import time
 
     out = tmp_path / "o"
-    many = [images["a"], images["b"]] * 50  # far more than run before the signal
+    # Far more than can run before the signal, even on an idle machine (100 ran out once).
+    many = [images["a"], images["b"]] * 1000
     proc = subprocess.Popen(
         [sys.executable, "-m", "neuromask.cli.main", "explain", *map(str, many), "--model", str(model_file),
          "--steps", "30", "--batch-size", "1", "--out", str(out), "--quiet"],
@@ -199,6 +200,7 @@ def test_a_real_ctrl_c_exits_130(model_file, images, tmp_path) -> None:
     deadline = time.monotonic() + 180
     while not list(out.glob("*.json")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-500:]
