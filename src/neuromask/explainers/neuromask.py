@@ -23,6 +23,7 @@ Three presets (every value also a keyword option):
   - the defaults of the signature, ours, chosen by measurement on development images
     only (``benchmarks/results/neuromask_tuning.md``, ``benchmarks/neuromask_tuning.py``);
     one configuration for every model and image size (32 px to 512 px):
+
       * Adam, not TF1 RMSProp: TF1's accumulator starts at 1, so its step is the raw
         gradient's size, which shrinks with the number of mask cells and the image
         size; Adam's step does not depend on the gradient's scale.
@@ -30,7 +31,7 @@ Three presets (every value also a keyword option):
         the mask must also cover enough that hiding it removes the class, which rules
         out masks of a few pixels that alone keep the class;
       * hidden pixels: a blurred copy of the image in the preservation game (sigma
-        ``BLUR_FRACTION`` of the shorter side), but the image's mean colour in the
+        ``neuromask._core.BLUR_FRACTION`` of the shorter side), but the image's mean colour in the
         deletion game (``delete_baseline``): a blurred object is often still the
         object, a flat patch is not;
       * lambda_sparse 0.75 (0.5 fails the model-randomisation check on textures, 1.0
