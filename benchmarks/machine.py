@@ -25,6 +25,7 @@ def describe() -> dict[str, str | int]:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "os": platform.platform(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)

@@ -226,3 +226,34 @@ def _metric_names() -> list[str]:
     from neuromask.metrics import metrics
 
     return metrics()
+
+
+@pytest.mark.parametrize("device", ["cuda:99", "not-a-device"])
+def test_a_device_this_machine_lacks_is_a_clear_error_before_any_work(device: str, tmp_path: Path) -> None:
+    from neuromask import InputError
+    from neuromask.bench import run
+
+    with pytest.raises(InputError, match="device"):
+        run(SUITE, tmp_path / "out", methods=["saliency"], device=device, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_cuda_run_scores_like_the_cpu_run(tmp_path: Path) -> None:
+    """The same suite on the GPU and on the CPU: the same images, targets and (up to
+    rounding) the same localisation figures; machine.json records the device."""
+    from neuromask.bench import run
+
+    suite = Suite(name="device", datasets=("triangles_squares-cnn",), dataset_images=3, photos=(),
+                  categories={"datasets": ("localisation",)},
+                  method_params={"datasets": {"neuromask": {"steps": 20}}})
+    values = {}
+    for device in ("cpu", "cuda"):
+        assert run(suite, tmp_path / device, methods=["saliency", "neuromask"], device=device, progress=False) == 0
+        rows = read_rows(tmp_path / device / "rows.jsonl")
+        values[device] = {(r.method, r.image, r.metric): r.value for r in rows}
+        machine = json.loads((tmp_path / device / "machine.json").read_text())["runs"][-1]
+        assert machine["device"] == device and (machine["gpu"] is not None) == (device == "cuda")
+    assert values["cpu"].keys() == values["cuda"].keys() and len(values["cpu"]) > 0
+    for key, value in values["cpu"].items():
+        assert values["cuda"][key] == pytest.approx(value, abs=2e-3), key

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import neuromask
+from neuromask.explainers import METHODS
 from neuromask._core import BLUR_FRACTION
 from neuromask.explainers.neuromask import (
     KERNELS,
@@ -167,10 +168,49 @@ def test_deletion_loss_matches_its_formula() -> None:
     x, b = torch.randn(2, 3, 2, 2), torch.randn(2, 3, 2, 2)
     m = torch.rand(2, 1, 2, 2)
     target = torch.tensor([1, 2])
-    got = deletion_loss(model, x, x - b, m, target)
     hidden = m * b + (1 - m) * x
+    got = deletion_loss(model(x - m * (x - b)), target)
     p = model(hidden).softmax(1)[torch.arange(2), target]
     assert torch.allclose(got, -torch.log(1 - p), atol=1e-5)
+
+
+def test_both_games_in_one_call_equal_two_separate_calls() -> None:
+    """The loop runs the preservation and the deletion game in one model call of 2N
+    images; a literal loop with two calls per step (float64, Adam from W = 0, mean
+    baseline for the deletion game, no smoothing) must give the same mask, and the
+    model must be called once per step. A strong linear model, so that the class terms
+    (not the sparsity term alone) move every cell differently."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 12 * 12, 5)).double().eval()
+    with torch.no_grad():
+        model[1].weight.mul_(20)
+    torch.manual_seed(3)
+    x = torch.rand(2, 3, 12, 12, dtype=torch.float64)
+    target = torch.tensor([1, 4])
+    opts = dict(steps=6, lr=0.1, mask_size=4, baseline="zero", delete_baseline="mean", lambda_smooth=0.0,
+                lambda_sparse=0.05, lambda_delete=0.3, tau=10.0, channels_last=False)
+    calls = []
+    handle = model.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    try:
+        got = METHODS.get("neuromask")(model, x, target, **opts).attribution
+    finally:
+        handle.remove()
+    assert calls == [4] * 6 + [2]  # 2N per step, then N for the final masked probability
+
+    w = torch.zeros(2, 1, 4, 4, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([w], lr=0.1)
+    mean = x.mean(dim=(2, 3), keepdim=True).expand_as(x)
+    for _ in range(6):
+        m = torch.sigmoid(F.interpolate(w, size=(12, 12), mode="bilinear", align_corners=False))
+        keep = F.cross_entropy(model(m * x), target, reduction="none")
+        p_hidden = model((1 - m) * x + m * mean).softmax(1)[torch.arange(2), target]
+        sparse = (w + 10.0).abs().mean(dim=(1, 2, 3))
+        loss = keep + 0.05 * sparse + 0.3 * -torch.log(1 - p_hidden)
+        opt.zero_grad()
+        loss.sum().backward()
+        opt.step()
+    want = torch.sigmoid(F.interpolate(w.detach(), size=(12, 12), mode="bilinear", align_corners=False))[:, 0]
+    assert torch.allclose(got, want, atol=1e-9)
 
 
 def test_area_loss_by_hand() -> None:

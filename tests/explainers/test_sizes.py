@@ -75,3 +75,26 @@ def test_grid_segments_cover_the_image_in_equal_cells() -> None:
     assert labels.unique().tolist() == list(range(6))
     assert torch.equal(torch.bincount(labels.flatten()), torch.full((6,), 16))
     assert grid_segments(2, 2, 1).unique().numel() == 2  # never a single segment
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("method", neuromask.methods(available=True))
+def test_every_method_on_cuda_agrees_with_the_cpu(method: str, small_cnn: torch.nn.Module) -> None:
+    """On a GPU every method returns a CPU map of the input's size that agrees with the
+    CPU's: every method draws its random numbers from a seeded CPU generator. Compared by
+    rank correlation, so that rounding in near-ties does not count; a constant map
+    (``center``, no ranking) must be equal."""
+    from neuromask.metrics.sanity import rank_correlation
+
+    size = (32, 40)
+    x = torch.rand(2, 3, *size, generator=torch.Generator().manual_seed(0))
+    options = fast_options(method, size)
+    cpu = neuromask.explain(small_cnn, x, method=method, **options).attribution
+    gpu_model = SmallCNN(num_classes=3, in_channels=3, width=2).cuda().eval()
+    gpu_model.load_state_dict(small_cnn.state_dict())
+    gpu = neuromask.explain(gpu_model, x.cuda(), method=method, **options).attribution
+    assert gpu.device.type == "cpu" and gpu.shape == (2, *size) and torch.isfinite(gpu).all()
+    rho = rank_correlation(cpu, gpu)
+    constant = torch.isnan(rho)
+    assert (rho[~constant] > 0.9).all(), (method, rho)
+    assert torch.allclose(cpu[constant], gpu[constant], atol=1e-5), method

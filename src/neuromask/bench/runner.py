@@ -35,7 +35,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .._core import forward_logits, frozen
+from .._core import forward_logits, frozen, model_device
+from ..errors import InputError
 from ..metrics import METRICS
 from ..metrics.cost import explanation_cost
 from ..registry import Entry
@@ -82,12 +83,12 @@ def _metrics_of(categories: tuple[str, ...], *, pairs: bool = False) -> list[Ent
     ]
 
 
-def dataset_group(model_name: str, n: int, categories: tuple[str, ...]) -> Group:
-    """A shipped model on ``n`` held-out images of the dataset it was trained on."""
+def dataset_group(model_name: str, n: int, categories: tuple[str, ...], device: str = "cpu") -> Group:
+    """A shipped model (on ``device``) on ``n`` held-out images of the dataset it was trained on."""
     from ..datasets import generate
     from ..models import load_model
 
-    model = load_model(model_name)
+    model = load_model(model_name, device=device)
     record = model.extra["record"]
     start = int(record["samples"]) + int(record.get("test_samples", 0))
     data = generate(record["dataset"], n, seed=int(record["seed"]), start=start, **record.get("options", {}))
@@ -103,20 +104,20 @@ def dataset_group(model_name: str, n: int, categories: tuple[str, ...]) -> Group
     )
 
 
-def photo_group(model_name: str, photos: tuple[str, ...], categories: tuple[str, ...]) -> Group:
-    """A model on scikit-image's photos, explaining its own top-1 class."""
+def photo_group(model_name: str, photos: tuple[str, ...], categories: tuple[str, ...], device: str = "cpu") -> Group:
+    """A model (on ``device``) on scikit-image's photos, explaining its own top-1 class."""
     import skimage.data
 
     from ..images import preprocess_image
     from ..models import load_model
 
-    model = load_model(model_name)
+    model = load_model(model_name, device=device)
     arrays = [getattr(skimage.data, name)() for name in photos]
     # stereo_motorcycle returns (left, right, disparity): the left view.
     arrays = [a[0] if isinstance(a, tuple) else a for a in arrays]
     inputs = torch.stack([preprocess_image(model, a)[0] for a in arrays])
     with frozen(model.module):
-        target = forward_logits(model.module, inputs).argmax(dim=1)
+        target = forward_logits(model.module, inputs.to(model_device(model.module))).argmax(dim=1).cpu()
     return Group(
         name=f"photos-{model_name}",
         part="photos",
@@ -129,13 +130,13 @@ def photo_group(model_name: str, photos: tuple[str, ...], categories: tuple[str,
     )
 
 
-def composite_groups(model_name: str, suite: Suite) -> list[Group]:
-    """The composites of ``suite.composite_split`` for a real model: one group per
-    background (one object each) and one of two-object scenes (each explained twice)."""
+def composite_groups(model_name: str, suite: Suite, device: str = "cpu") -> list[Group]:
+    """The composites of ``suite.composite_split`` for a real model (on ``device``): one group
+    per background (one object each) and one of two-object scenes (each explained twice)."""
     from ..datasets import composite_scenes
     from ..models import load_model
 
-    model = load_model(model_name)
+    model = load_model(model_name, device=device)
     categories = suite.categories["composites"]
     split = suite.composite_split
     groups = []
@@ -171,8 +172,8 @@ def composite_groups(model_name: str, suite: Suite) -> list[Group]:
     return groups
 
 
-def describe_machine() -> dict[str, Any]:
-    """The CPU, cores, memory and library versions the results were measured on."""
+def describe_machine(device: str = "cpu") -> dict[str, Any]:
+    """The CPU, cores, memory, the device the models ran on and library versions."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
@@ -193,6 +194,8 @@ def describe_machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "cuda": torch.cuda.is_available(),
+        "device": device,
+        "gpu": torch.cuda.get_device_name(torch.device(device)) if torch.device(device).type == "cuda" else None,
         "load_average_1min_at_start": load,
         "neuromask_commit": _git_commit(),
     }
@@ -376,17 +379,18 @@ def _record_run(path: Path, run: dict[str, Any]) -> None:
     path.write_text(json.dumps({"runs": runs}, indent=2, default=repr) + "\n", encoding="utf-8")
 
 
-def _groups(suite: Suite) -> list[tuple[str, Callable[[], list[Group]]]]:
+def _groups(suite: Suite, device: str) -> list[tuple[str, Callable[[], list[Group]]]]:
     """(name, builder) of every group family of ``suite``; a builder that raises is one failure row."""
     builders: list[tuple[str, Callable[[], list[Group]]]] = [
-        (m, lambda m=m: [dataset_group(m, suite.dataset_images, suite.categories["datasets"])]) for m in suite.datasets
+        (m, lambda m=m: [dataset_group(m, suite.dataset_images, suite.categories["datasets"], device)])
+        for m in suite.datasets
     ]
     builders += [
-        (f"composites-{m}", lambda m=m: composite_groups(m, suite)) for m in suite.composite_models
+        (f"composites-{m}", lambda m=m: composite_groups(m, suite, device)) for m in suite.composite_models
     ]
     if suite.photos:
         builders.append((f"photos-{suite.photo_model}",
-                         lambda: [photo_group(suite.photo_model, suite.photos, suite.categories["photos"])]))
+                         lambda: [photo_group(suite.photo_model, suite.photos, suite.categories["photos"], device)]))
     return builders
 
 
@@ -398,6 +402,7 @@ def run(
     parts: tuple[str, ...] | None = None,
     categories: tuple[str, ...] | None = None,
     progress: bool = True,
+    device: str = "cpu",
 ) -> int:
     """Run ``suite``, writing rows to ``out/rows.jsonl``; return the number of failed cells.
 
@@ -409,16 +414,24 @@ def run(
         categories: restrict to these metric categories. A partial run: a later run
             without the restriction adds the other metrics, reusing the saved maps.
         progress: show a progress bar on stderr.
+        device: where the models run (``cpu``, ``cuda``, ``cuda:N``). The quality figures
+            do not depend on it (up to rounding); the ``seconds`` rows do, and
+            ``machine.json`` records it with each run.
     """
     from ..explainers import METHODS, method_info
 
+    try:
+        torch.zeros(1, device=device)
+    except (RuntimeError, AssertionError) as exc:  # torch raises both for a bad or absent device
+        raise InputError(f"cannot run on device {device!r} ({str(exc).splitlines()[0]}); use cpu or a CUDA device "
+                         "this machine has") from exc
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     names = list(methods or suite.methods or METHODS.names())
     for name in names:
         METHODS.entry(name)  # an unknown name fails here, before any work
     store = RowStore(out / ROWS_FILE)
-    _record_run(out / MACHINE_FILE, describe_machine() | {
+    _record_run(out / MACHINE_FILE, describe_machine(device) | {
         "suite": suite.name,
         "methods": names,
         "parts": list(parts) if parts is not None else "all",
@@ -431,7 +444,7 @@ def run(
 
     groups: list[Group] = []
     failures = 0
-    for family, build in _groups(suite):
+    for family, build in _groups(suite, device):
         part = "datasets" if family in suite.datasets else family.split("-", 1)[0]
         if parts is not None and part not in parts:
             continue

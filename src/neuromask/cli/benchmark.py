@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="only these parts of the suite (default: all)")
     p.add_argument("--categories", nargs="+", metavar="CATEGORY", default=None,
                    help="only these metric categories (a partial run; a rerun without it adds the rest, reusing maps)")
+    p.add_argument("--device", default="cpu", help="where the models run: cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--report-only", action="store_true", help="rewrite the report from the rows; run nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         failures = run_suite(
             SUITES[args.suite], args.out, methods=args.methods, progress=not args.quiet,
             parts=tuple(args.parts) if args.parts else None,
-            categories=tuple(args.categories) if args.categories else None,
+            categories=tuple(args.categories) if args.categories else None, device=args.device,
         )
     paths = write_report(args.out)
     print(f"wrote {len(paths)} files to {args.out} (table: {paths[1]})")

@@ -47,7 +47,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .._core import forward_logits, frozen
+from .._core import forward_logits, frozen, model_device
 from ..errors import InputError
 from ..types import LoadedModel
 
@@ -261,7 +261,7 @@ def _predict(model: LoadedModel, images: np.ndarray) -> torch.Tensor:
     """Logits (N, L) of the model on scenes (N, H, W, 3) in [0, 1]."""
     pixels = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
     with frozen(model.module):
-        return forward_logits(model.module, model.normalize(pixels))
+        return forward_logits(model.module, model.normalize(pixels).to(model_device(model.module))).cpu()
 
 
 def object_classes(model: LoadedModel, names: tuple[str, ...]) -> dict[str, int]:
