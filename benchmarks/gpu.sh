@@ -19,12 +19,12 @@ export PYTHONPATH="$PWD/src:/tmp/site" PYTHONUNBUFFERED=1 NEUROMASK_CACHE="$PWD/
 R=/tmp/results
 mkdir -p "$R"
 nvidia-smi -L | tee "$R/gpu.txt"
-python3 -c "import torch, neuromask; print(torch.__version__, torch.cuda.get_device_name(0), neuromask.methods(available=True))" | tee -a "$R/gpu.txt"
-timeout "${SPEED_SECONDS:-150}" python3 benchmarks/speed.py --device cuda --runs 3 --out "$R" 2>&1 | tail -n 12
+python3 -c "import torch, neuromask; print(torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name(0), neuromask.methods(available=True))" | tee -a "$R/gpu.txt"
+timeout "${SPEED_SECONDS:-150}" python3 benchmarks/speed.py --device "${DEVICE:-cuda}" --runs 3 --out "$R" 2>&1 | tail -n 12
 (timeout 120 python3 -m pytest -q -p no:cacheprovider -k cuda tests/explainers/test_neuromask.py tests/explainers/test_sizes.py \
     tests/models/test_loader.py tests/bench/test_bench.py >"$R/cuda_tests.txt" 2>&1; echo "pytest exit $?" >>"$R/cuda_tests.txt") &
-(timeout "${STEPS_SECONDS:-300}" python3 benchmarks/neuromask_steps.py --device cuda --out "$R" >"$R/steps_log.txt" 2>&1) &
-python3 benchmarks/full_suite_sharded.py --out "$R/benchmark" --device cuda --seconds "${SHARD_SECONDS:-330}" --threads 1
+(timeout "${STEPS_SECONDS:-300}" python3 benchmarks/neuromask_steps.py --device "${DEVICE:-cuda}" --out "$R" >"$R/steps_log.txt" 2>&1) &
+python3 benchmarks/full_suite_sharded.py --out "$R/benchmark" --device "${DEVICE:-cuda}" --seconds "${SHARD_SECONDS:-330}" --threads 1
 wait
 tail -n 3 "$R/cuda_tests.txt"
 tail -n 2 "$R/steps_log.txt"
