@@ -38,6 +38,8 @@ from neuromask.metrics.sanity import randomised_copy, rank_correlation
 
 DATASETS = ("triangles_squares-cnn", "counting-cnn", "shapes_on_texture-cnn")
 DEV_OFFSET = 20000
+# Where the models run (--device); the maps and the scores are on the CPU either way.
+DEVICE = "cpu"
 
 # Candidate configurations, each over the defaults before issue 8 (OLD; every variant
 # lists what it changes). Pixel-sized values are written relative to the image (see
@@ -109,7 +111,19 @@ VARIANTS.update({
 })
 
 
-VARIANTS = {k: v if k == "defaults" else {**OLD, **v} for k, v in VARIANTS.items()}
+# round 11 (this session), over the current defaults ("d_" variants): iterate averaging of
+# the mask over the last steps, and the sparsity/deletion balance around the defaults.
+VARIANTS.update({
+    "d_avg0.5": {"average_last": 0.5},
+    "d_avg0.25": {"average_last": 0.25},
+    "d_avg0.5_sp1": {"average_last": 0.5, "lambda_sparse": 1.0},
+    "d_sp0.5": {"lambda_sparse": 0.5},
+    "d_del0.5": {"lambda_delete": 0.5},
+    "d_del0.5_avg0.5": {"lambda_delete": 0.5, "average_last": 0.5},
+    "d_sm0.1": {"lambda_smooth": 0.1},
+})
+
+VARIANTS = {k: v if k == "defaults" or k.startswith("d_") else {**OLD, **v} for k, v in VARIANTS.items()}
 
 
 def bootstrap(values: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
@@ -123,7 +137,7 @@ def bootstrap(values: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[floa
 
 
 def dev_data(model_name: str, n: int) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
-    model = neuromask.load_model(model_name)
+    model = neuromask.load_model(model_name, device=DEVICE)
     record = model.extra["record"]
     start = int(record["samples"]) + int(record.get("test_samples", 0)) + DEV_OFFSET
     data = generate(record["dataset"], n, seed=int(record["seed"]), start=start, **record.get("options", {}))
@@ -168,7 +182,7 @@ def dev_photos(names: tuple[str, ...] = DEV_PHOTOS) -> tuple[Any, torch.Tensor]:
     from skimage import data
     from sklearn.datasets import load_sample_image
 
-    model = neuromask.load_model("efficientnet_lite0")
+    model = neuromask.load_model("efficientnet_lite0", device=DEVICE)
     arrays = [load_sample_image(f"{p}.jpg") if p in ("china", "flower") else getattr(data, p)() for p in names]
     return model, torch.stack([neuromask.preprocess_image(model, a)[0] for a in arrays])
 
@@ -179,7 +193,7 @@ def photo_rows(jobs: list[tuple[str, str, dict[str, Any]]], names: tuple[str, ..
 
     model, x = dev_photos(names)
     with torch.no_grad():
-        y = model.module(x).argmax(1)
+        y = model.module(x.to(DEVICE)).argmax(1).cpu()
     rows = []
     for label, method, params in jobs:
         p = resolve(params, min(x.shape[-2:])) if method == "neuromask" else {}
@@ -201,7 +215,7 @@ def composite_rows(jobs: list[tuple[str, str, dict[str, Any]]], model_name: str,
     flat or textured background (localisation), or two objects (own-minus-other mass)."""
     from neuromask.datasets import composite_scenes
 
-    model = neuromask.load_model(model_name)
+    model = neuromask.load_model(model_name, device=DEVICE)
     rows = []
     for kind in kinds:
         objects, background = (2, "flat") if kind == "pairs" else (1, kind)
@@ -242,7 +256,10 @@ def main() -> None:
     parser.add_argument("--composites", nargs="*", choices=("flat", "texture", "pairs"), help="the composites' dev split instead")
     parser.add_argument("--model", default="efficientnet_lite0", help="the real model for --composites")
     parser.add_argument("--photo-names", nargs="+", default=list(DEV_PHOTOS), choices=DEV_PHOTOS)
+    parser.add_argument("--device", default="cpu", help="where the models run (cpu, cuda)")
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = args.device
     torch.set_num_threads(int(os.environ.get("THREADS", "1")))
 
     jobs: list[tuple[str, str, dict[str, Any]]] = [(v, "neuromask", VARIANTS[v]) for v in args.variants]

@@ -341,3 +341,16 @@ def test_runs_on_cuda_and_matches_cpu(tiny_cnn) -> None:
     gpu = neuromask.explain(tiny_cnn.cuda(), x.cuda(), steps=5, init="uniform")
     assert gpu.attribution.device.type == "cpu"
     assert torch.allclose(cpu.attribution, gpu.attribution, atol=1e-3)
+
+
+def test_average_last_is_the_mean_of_the_last_masks(tiny_cnn) -> None:
+    """average_last=0.5 over 6 steps returns the mean of the masks after steps 4, 5 and 6,
+    which a 4-, a 5- and a 6-step run return (Adam at a constant rate has no schedule)."""
+    x = torch.rand(1, 3, 12, 12, generator=torch.Generator().manual_seed(1))
+    common = dict(target=2, mask_size=4, lambda_sparse=0.05)
+    finals = [neuromask.explain(tiny_cnn, x, steps=k, **common).attribution for k in (4, 5, 6)]
+    averaged = neuromask.explain(tiny_cnn, x, steps=6, average_last=0.5, **common).attribution
+    assert torch.allclose(averaged, torch.stack(finals).mean(0), atol=1e-6)
+    assert not torch.allclose(averaged, finals[-1], atol=1e-4)
+    with pytest.raises(neuromask.InputError, match="average_last"):
+        neuromask.explain(tiny_cnn, x, steps=2, average_last=1.5)

@@ -234,6 +234,7 @@ def neuromask(
     delete_baseline: str | float | None = "mean",
     area: float | None = None,
     lambda_area: float = 0.0,
+    average_last: float = 0.0,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     seed: int = 0,
@@ -279,6 +280,8 @@ def neuromask(
             ``None``: no area term (measured worse than the sparsity term, see
             the tuning results).
         lambda_area: weight of the area term.
+        average_last: the mask returned is the mean of the masks after each of the last
+            ``round(average_last * steps)`` steps (iterate averaging; 0: the last mask).
         mean, std: the model's normalisation, needed by ``baseline="black"``.
         seed: seeds the uniform initialisation (a local generator).
         history_every: record the mask every k steps (0: never), for the mask's evolution.
@@ -307,6 +310,8 @@ def neuromask(
         raise InputError(f"lambda_delete and lambda_area must be >= 0; got {lambda_delete} and {lambda_area}")
     if area is not None and not 0 < area < 1:
         raise InputError(f"area must be in (0, 1) or None; got {area}")
+    if not 0 <= average_last <= 1:
+        raise InputError(f"average_last must be in [0, 1]; got {average_last}")
     n, _, h, w = inputs.shape
     grid = (h, w) if mask_size is None else (min(mask_size, h), min(mask_size, w))
     if blur_sigma is None:
@@ -332,6 +337,8 @@ def neuromask(
 
     history: list[torch.Tensor] = []
     history_steps: list[int] = []
+    averaged = round(average_last * steps)
+    mask_sum: torch.Tensor | None = None
     losses = torch.empty(n, steps, device=inputs.device)
     bar = _progress(steps, progress)
     for step in range(steps):
@@ -365,13 +372,16 @@ def neuromask(
             else:
                 weights.grad = grad
                 opt.step()
+            if step >= steps - averaged:
+                now = _mask(weights, (h, w), temperature)
+                mask_sum = now if mask_sum is None else mask_sum + now
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
 
     with torch.no_grad():
-        mask = _mask(weights, (h, w), temperature)
+        mask = _mask(weights, (h, w), temperature) if mask_sum is None else mask_sum / averaged
         masked_logits = model(torch.addcmul(background, mask, delta))
         masked_probability = masked_logits.softmax(1).gather(1, target[:, None])[:, 0]
     extras: dict[str, Any] = {
