@@ -247,13 +247,20 @@ def test_a_cuda_run_scores_like_the_cpu_run(tmp_path: Path) -> None:
     suite = Suite(name="device", datasets=("triangles_squares-cnn",), dataset_images=3, photos=(),
                   categories={"datasets": ("localisation",)},
                   method_params={"datasets": {"neuromask": {"steps": 20}}})
-    values = {}
+    values, maps = {}, {}
     for device in ("cpu", "cuda"):
         assert run(suite, tmp_path / device, methods=["saliency", "neuromask"], device=device, progress=False) == 0
         rows = read_rows(tmp_path / device / "rows.jsonl")
         values[device] = {(r.method, r.image, r.metric): r.value for r in rows}
+        maps[device] = {p.relative_to(tmp_path / device): np.load(p) for p in (tmp_path / device).rglob("*.npy")}
         machine = json.loads((tmp_path / device / "machine.json").read_text())["runs"][-1]
         assert machine["device"] == device and (machine["gpu"] is not None) == (device == "cuda")
     assert values["cpu"].keys() == values["cuda"].keys() and len(values["cpu"]) > 0
+    assert maps["cpu"].keys() == maps["cuda"].keys() and len(maps["cpu"]) == 6
+    for key, cpu_map in maps["cpu"].items():
+        assert np.allclose(maps["cuda"][key], cpu_map, atol=1e-4), key
+    # The metrics that rank pixels (AUROC, equal-area IoU, pointing game) may break exact
+    # ties differently; the mass on the evidence may not move.
     for key, value in values["cpu"].items():
-        assert values["cuda"][key] == pytest.approx(value, abs=2e-3), key
+        if key[2] == "energy_pointing_game":
+            assert values["cuda"][key] == pytest.approx(value, abs=1e-4), key

@@ -100,8 +100,13 @@ class SmoothMaskGenerator:
 
 
 def area_loss(mask: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """mean((sort(m) - r_a)^2) per mask: masks (K, P), references (K, P) sorted -> (K,)."""
-    return ((mask.sort(dim=1).values - reference) ** 2).mean(dim=1)
+    """mean((sort(m) - r_a)^2) per mask: masks (K, P), references (K, P) sorted -> (K,).
+
+    A stable sort: the mask starts at 1 everywhere, so which pixels the gradient pushes
+    down first is decided by how ties are ordered, and only a stable sort orders them the
+    same on every device (CUDA's default sort does not, and the masks then differ).
+    """
+    return ((mask.sort(dim=1, stable=True).values - reference) ** 2).mean(dim=1)
 
 
 def blur_pyramid(inputs: torch.Tensor, levels: int, max_blur: float) -> torch.Tensor:

@@ -152,7 +152,7 @@ def deletion_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def area_loss(mask: torch.Tensor, area: float) -> torch.Tensor:
     """Extremal perturbation's area term (N,): mean((sort(m) - r_a)^2), r_a a fraction ``area`` of ones."""
-    values = mask.flatten(1).sort(1).values
+    values = mask.flatten(1).sort(dim=1, stable=True).values  # ties ordered alike on every device
     k = values.shape[1]
     ref = torch.zeros(k, dtype=values.dtype, device=values.device)
     ref[k - round(area * k) :] = 1.0
