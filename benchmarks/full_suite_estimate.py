@@ -1,86 +1,111 @@
-"""How long the full benchmark suite takes on an idle 2-core machine, estimated from per-cell seconds.
+"""How long the full benchmark suite takes on this machine, from timed samples of its own cells.
 
-The benchmark's rows hold the seconds of every explanation, measured under whatever load
-the machine had. Idle seconds per explanation come from two sources:
+The suite runs every method on every image of each group and scores it; the first
+``sanity_images`` images of a group also explain the image again on a randomised model.
+This script runs the real cells (``neuromask.bench.runner.run_group``, into a scratch
+folder) for a few images and times each image's whole wall time, every method and every
+metric included:
 
-- EfficientNet-Lite0 (224 px: composites and photos): ``speed_methods.json``, every
-  method at its defaults measured on an almost idle machine (load 1.8);
-- the shipped 32-48 px CNNs (datasets): the rows' median seconds per method divided by
-  the slowdown of that run, measured as the median over methods of (seconds in the rows
-  on 224 px composites) / (idle seconds in ``speed_methods.json``), i.e. the load's
-  effect on the same methods in the same run. Methods missing from the rows fall back
-  to their 224 px idle time (an overestimate for small images).
+- each shipped CNN's dataset group: image 0 (with the sanity check) and image
+  ``sanity_images`` (without);
+- the composites: image 0 and image ``sanity_images`` of the flat group; the textured
+  and two-object groups use the same model at the same size with the same metrics, so
+  they are charged the flat group's seconds per image;
+- the photos: image 0 (every photo of the suite gets the sanity check).
 
-The cost of a group is images x (sum over methods of idle seconds) x (1 + the share of
-images with the sanity check, which explains each image again on a randomised model),
-plus the metrics' forward passes (``--metric-seconds`` per cell, default 1 s on 224 px
-and 0.3 s on small images: 28 + 28 deletion/insertion steps and 30 MoRF regions).
+Estimate = sum over groups of (sanity images x seconds with sanity + other images x
+seconds without). It is a measurement of this machine at its current load (printed),
+not of a run of the whole suite.
 
-Usage: python benchmarks/full_suite_estimate.py [--rows benchmarks/results/benchmark/rows.jsonl]
+    python benchmarks/full_suite_estimate.py [--suite full] [--device cpu]
+
+Prints a Markdown table and writes benchmarks/results/full_suite_estimate.{md,json}.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
-from collections import defaultdict
+import os
+import sys
+import tempfile
+import time
 from pathlib import Path
 
-from neuromask.bench import SUITES, read_rows
-from neuromask.bench.report import current_rows
+sys.path.insert(0, str(Path(__file__).parent))
+from machine import describe  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
+from neuromask.bench import SUITES, RowStore  # noqa: E402
+from neuromask.bench.runner import Group, composite_groups, dataset_group, photo_group, run_group  # noqa: E402
+from neuromask.explainers import METHODS  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def time_image(group: Group, index: int, suite, out: Path) -> float:
+    store = RowStore(out / "rows.jsonl")
+    start = time.perf_counter()
+    run_group(group, METHODS.names(), suite, store, out, images=range(index, index + 1))
+    return time.perf_counter() - start
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default=str(HERE / "results" / "benchmark" / "rows.jsonl"))
-    parser.add_argument("--speed", default=str(HERE / "results" / "speed_methods.json"))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", default="full")
-    parser.add_argument("--metric-seconds-224", type=float, default=1.0)
-    parser.add_argument("--metric-seconds-small", type=float, default=0.3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-
     suite = SUITES[args.suite]
-    idle_224 = {r["method"]: r["seconds"] for r in json.loads(Path(args.speed).read_text())["rows"]}
-    measured: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for r in current_rows(read_rows(args.rows)):
-        if r.metric == "seconds" and r.status == "ok" and r.value is not None:
-            measured[(r.group, r.method)].append(r.value)
-    ratios = [
-        statistics.median(v) / idle_224[m] for (g, m), v in measured.items()
-        if g.startswith("composites-") and m in idle_224 and idle_224[m] > 0.05
+    sanity = suite.sanity_images if suite.sanity_images is not None else 10**9
+    load_start = os.getloadavg()[0]
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch)
+
+        def sample(name: str, group: Group, counts: list[tuple[str, int]]) -> None:
+            n = len(group.images)
+            with_s = time_image(group, 0, suite, out)
+            without = time_image(group, sanity, suite, out) if n > sanity else with_s
+            for label, images in counts:
+                k = min(sanity, images)
+                total = k * with_s + (images - k) * without
+                rows.append({"group": label, "images": images, "sanity_images": k, "seconds_with_sanity": with_s,
+                             "seconds_without": without, "seconds": total, "timed_on": name})
+                print(f"{label}: {images} images, {with_s:.1f} s with sanity, {without:.1f} s without -> "
+                      f"{total / 60:.1f} min", file=sys.stderr, flush=True)
+
+        for model in suite.datasets:
+            group = dataset_group(model, suite.dataset_images, suite.categories["datasets"], args.device)
+            sample(model, group, [(model, suite.dataset_images)])
+        for model in suite.composite_models:
+            flat = composite_groups(model, suite, args.device)[0]
+            sample(flat.name, flat, [(f"composites-{model}-flat", suite.composite_images),
+                                     (f"composites-{model}-texture", suite.composite_images),
+                                     (f"composites-{model}-pairs", 2 * suite.composite_pairs)])
+        if suite.photos:
+            group = photo_group(suite.photo_model, suite.photos, suite.categories["photos"], args.device)
+            sample(group.name, group, [(group.name, len(suite.photos))])
+
+    total = sum(r["seconds"] for r in rows)
+    machine = describe() | {"load_average_1min_at_start": round(load_start, 2)}
+    lines = [
+        f"Suite `{suite.name}` on this machine ({args.device}), estimated from timed cells: every method and metric "
+        "of one image with the sanity check and one without per timed group.",
+        "",
+        "| group | images | with sanity | s / image with sanity | s / image without | minutes |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    slowdown = statistics.median(ratios) if ratios else 1.0
-    methods = sorted(idle_224)
-    print(f"slowdown of this run (median over {len(ratios)} 224 px method cells): {slowdown:.1f}x")
-
-    total = 0.0
-    sanity = suite.sanity_images
-
-    def group_cost(name: str, images: int, per_method: dict[str, float], metric_seconds: float) -> float:
-        share = 1.0 if sanity is None else min(1.0, sanity / max(images, 1))
-        explain = sum(per_method.values())
-        seconds = images * (explain * (1 + share) + metric_seconds * len(per_method))
-        print(f"  {name:45s} {images:4d} images x {len(per_method)} methods: "
-              f"{explain:7.2f} s per image idle -> {seconds / 60:6.1f} min")
-        return seconds
-
-    print(f"suite '{suite.name}':")
-    for model in suite.datasets:
-        per_method = {
-            m: (statistics.median(measured[(model, m)]) / slowdown if (model, m) in measured else idle_224[m])
-            for m in methods
-        }
-        total += group_cost(model, suite.dataset_images, per_method, args.metric_seconds_small)
-    for model in suite.composite_models:
-        for kind, images in (("flat", suite.composite_images), ("texture", suite.composite_images),
-                             ("pairs", 2 * suite.composite_pairs)):
-            total += group_cost(f"composites-{model}-{kind}", images, idle_224, args.metric_seconds_224)
-    if suite.photos:
-        total += group_cost(f"photos-{suite.photo_model}", len(suite.photos), idle_224, args.metric_seconds_224)
-    print(f"estimated total on an idle 2-core machine: {total / 60:.0f} min")
+    for r in rows:
+        lines.append(f"| {r['group']} | {r['images']} | {r['sanity_images']} | {r['seconds_with_sanity']:.1f} | "
+                     f"{r['seconds_without']:.1f} | {r['seconds'] / 60:.1f} |")
+    lines += ["", f"**Estimated total: {total / 60:.0f} min.**", "",
+              "Machine: " + ", ".join(f"{k} {v}" for k, v in machine.items())]
+    table = "\n".join(lines)
+    print(table)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "full_suite_estimate.md").write_text(table + "\n")
+    (args.out / "full_suite_estimate.json").write_text(
+        json.dumps({"machine": machine, "rows": rows, "total_minutes": total / 60}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ the runner turns into a clean stop: every row written so far is kept, and a reru
 the same ``OUT`` resumes (``neuromask benchmark --suite full --out OUT`` too).
 
     python benchmarks/full_suite_sharded.py --out DIR [--device cuda] [--seconds 420] [--threads 1]
+    python benchmarks/full_suite_sharded.py --out DIR --per-group --methods extremal_perturbation  # a rerun
 """
 
 from __future__ import annotations
@@ -32,32 +33,44 @@ SLOW = ("neuromask", "extremal_perturbation", "meaningful_perturbation", "rise")
 COMPOSITE_SPLIT = (("neuromask",), ("extremal_perturbation",), ("meaningful_perturbation", "rise"))
 
 
-def shards() -> dict[str, tuple[object, list[str] | None]]:
-    """{name: (suite, methods)}: the full suite cut into independent pieces."""
+def shards(methods: list[str] | None = None, per_group: bool = False) -> dict[str, tuple[object, list[str] | None, tuple[str, ...] | None]]:
+    """{name: (suite, methods, groups)}: the full suite cut into independent pieces.
+
+    ``per_group``: one shard per group (every method of ``methods``, default all), for a
+    rerun of a few methods across the whole suite.
+    """
     from neuromask.bench import SUITES
     from neuromask.explainers import METHODS
 
     full = SUITES["full"]
+    if per_group:
+        names = list(full.datasets)
+        for m in full.composite_models:
+            kinds = ("flat", "texture") + (("pairs",) if full.composite_pairs else ())
+            names += [f"composites-{m}-{full.composite_split}-{kind}" for kind in kinds]
+        if full.photos:
+            names.append(f"photos-{full.photo_model}")
+        return {name: (full, methods, (name,)) for name in names}
     rest = [m for m in METHODS.names() if m not in SLOW]
-    out: dict[str, tuple[object, list[str] | None]] = {}
+    out: dict[str, tuple[object, list[str] | None, tuple[str, ...] | None]] = {}
     for m in full.datasets:
         suite = dataclasses.replace(full, datasets=(m,), composite_models=(), photos=())
-        out[f"datasets-{m}-slow"] = (suite, list(SLOW))
-        out[f"datasets-{m}-rest"] = (suite, rest)
+        out[f"datasets-{m}-slow"] = (suite, list(SLOW), None)
+        out[f"datasets-{m}-rest"] = (suite, rest, None)
     composites = dataclasses.replace(full, datasets=(), photos=())
-    for methods in COMPOSITE_SPLIT:
-        out["composites-" + "+".join(methods)] = (composites, list(methods))
-    out["composites-rest"] = (composites, rest)
-    out["photos"] = (dataclasses.replace(full, datasets=(), composite_models=()), None)
+    for group in COMPOSITE_SPLIT:
+        out["composites-" + "+".join(group)] = (composites, list(group), None)
+    out["composites-rest"] = (composites, rest, None)
+    out["photos"] = (dataclasses.replace(full, datasets=(), composite_models=()), None, None)
     return out
 
 
-def run_shard(name: str, out: Path, device: str) -> int:
+def run_shard(name: str, out: Path, device: str, methods: list[str] | None, per_group: bool) -> int:
     from neuromask.bench import run
 
-    suite, methods = shards()[name]
+    suite, shard_methods, groups = shards(methods, per_group)[name]
     try:
-        return run(suite, out, methods=methods, device=device, progress=False)  # type: ignore[arg-type]
+        return run(suite, out, methods=shard_methods, device=device, progress=False, groups=groups)  # type: ignore[arg-type]
     except KeyboardInterrupt:
         print(f"shard {name}: stopped at the deadline; its rows so far are kept", file=sys.stderr)
         return 0
@@ -90,6 +103,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3600, help="time box for the shards")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per shard")
     parser.add_argument("--only", nargs="+", default=None, help="run only these shards")
+    parser.add_argument("--methods", nargs="+", default=None, help="only these methods (with --per-group)")
+    parser.add_argument("--per-group", action="store_true", help="one shard per group instead")
     parser.add_argument("--shard", help=argparse.SUPPRESS)  # internal: run one shard in this process
     args = parser.parse_args()
 
@@ -97,9 +112,10 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.threads)
-        sys.exit(run_shard(args.shard, args.out, args.device))
+        sys.exit(run_shard(args.shard, args.out, args.device, args.methods, args.per_group))
 
-    names = args.only or list(shards())
+    names = args.only or list(shards(args.methods, args.per_group))
+    extra = (["--per-group"] if args.per_group else []) + (["--methods", *args.methods] if args.methods else [])
     env = os.environ | {"OMP_NUM_THREADS": str(args.threads), "PYTHONUNBUFFERED": "1"}
     procs = {}
     for name in names:
@@ -107,7 +123,7 @@ def main() -> None:
         log.mkdir(parents=True, exist_ok=True)
         procs[name] = subprocess.Popen(
             [sys.executable, __file__, "--shard", name, "--out", str(log), "--device", args.device,
-             "--threads", str(args.threads)],
+             "--threads", str(args.threads), *extra],
             env=env, stdout=(log / "log.txt").open("w"), stderr=subprocess.STDOUT,
         )
     start = time.monotonic()

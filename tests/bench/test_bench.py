@@ -264,3 +264,15 @@ def test_a_cuda_run_scores_like_the_cpu_run(tmp_path: Path) -> None:
     for key, value in values["cpu"].items():
         if key[2] == "energy_pointing_game":
             assert values["cuda"][key] == pytest.approx(value, abs=1e-4), key
+
+
+def test_groups_restricts_the_run_and_an_unknown_group_is_named(tmp_path: Path) -> None:
+    from neuromask import InputError
+    from neuromask.bench import run
+
+    suite = Suite(name="groups", datasets=("triangles_squares-cnn", "counting-cnn"), dataset_images=1, photos=(),
+                  categories={"datasets": ("localisation",)})
+    assert run(suite, tmp_path, methods=["center"], groups=("counting-cnn",), progress=False) == 0
+    assert {r.group for r in read_rows(tmp_path / "rows.jsonl")} == {"counting-cnn"}
+    with pytest.raises(InputError, match="no group named nope.*counting-cnn"):
+        run(suite, tmp_path, methods=["center"], groups=("nope",), progress=False)

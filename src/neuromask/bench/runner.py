@@ -403,6 +403,7 @@ def run(
     categories: tuple[str, ...] | None = None,
     progress: bool = True,
     device: str = "cpu",
+    groups: tuple[str, ...] | None = None,
 ) -> int:
     """Run ``suite``, writing rows to ``out/rows.jsonl``; return the number of failed cells.
 
@@ -414,6 +415,8 @@ def run(
         categories: restrict to these metric categories. A partial run: a later run
             without the restriction adds the other metrics, reusing the saved maps.
         progress: show a progress bar on stderr.
+        groups: restrict to the groups of these names (as in the rows: a dataset model's
+            name, ``composites-<model>-<split>-<flat|texture|pairs>``, ``photos-<model>``).
         device: where the models run (``cpu``, ``cuda``, ``cuda:N``). The quality figures
             do not depend on it (up to rounding); the ``seconds`` rows do, and
             ``machine.json`` records it with each run.
@@ -442,22 +445,28 @@ def run(
         "pixel_options_at_224": {m: method_info(m).pixel_options for m in names},
     })
 
-    groups: list[Group] = []
+    built: list[Group] = []
     failures = 0
     for family, build in _groups(suite, device):
         part = "datasets" if family in suite.datasets else family.split("-", 1)[0]
         if parts is not None and part not in parts:
             continue
         try:
-            groups += build()
+            built += build()
         except Exception as exc:  # noqa: BLE001 - a group that cannot load is one failure row
             store.write([failed(family, "*", "*", "load", exc)])
             failures += 1
+    if groups is not None:
+        unknown = set(groups) - {g.name for g in built}
+        if unknown:
+            raise InputError(f"no group named {', '.join(sorted(unknown))} in suite {suite.name!r} "
+                             f"(its groups: {', '.join(g.name for g in built)})")
+        built = [g for g in built if g.name in groups]
     if categories is not None:
-        for group in groups:
+        for group in built:
             group.metrics = [e for e in group.metrics if e.meta["category"] in categories]
-        groups = [g for g in groups if g.metrics]
-    bar = _progress_bar(len(names) * sum(len(g.images) for g in groups), progress)
+        built = [g for g in built if g.metrics]
+    bar = _progress_bar(len(names) * sum(len(g.images) for g in built), progress)
 
     def tick(label: str) -> None:
         if bar is None:
@@ -469,8 +478,8 @@ def run(
 
     try:
         # Round-robin over the groups, one image at a time: a run cut short covers every group.
-        for index in range(max((len(g.images) for g in groups), default=0)):
-            for group in groups:
+        for index in range(max((len(g.images) for g in built), default=0)):
+            for group in built:
                 if index < len(group.images):
                     failures += run_group(group, names, suite, store, out, tick, images=range(index, index + 1))
     finally:
