@@ -57,3 +57,17 @@ def test_demo_writes_the_overlay_evolution_and_record(tmp_path: Path, capsys) ->
     assert record["model"] == "efficientnet_lite0" and record["params"]["steps"] == 4
     mask = np.load(out / "chelsea.neuromask.npy")
     assert mask.shape == data.chelsea().shape[:2]
+
+
+def test_demo_beside_leaves_out_a_default_method_this_install_lacks(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Without Zennit the default picture shows NeuroMask beside Grad-CAM alone, and one
+    line says what was left out and how to add it; a method asked for by name is refused."""
+    import neuromask.explainers as explainers
+
+    monkeypatch.setattr(explainers, "_importable", lambda module: False)
+    out = tmp_path / "demo"
+    assert main(["demo", "--steps", "2", "--quiet", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "skipped lrp_epsilon beside neuromask" in captured.err and "pip install" in captured.err
+    assert (out / "chelsea.beside.png").stat().st_size > 0
+    assert main(["demo", "--steps", "2", "--quiet", "--out", str(out), "--beside", "lrp_epsilon"]) == 2
