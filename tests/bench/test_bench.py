@@ -280,3 +280,23 @@ def test_groups_restricts_the_run_and_an_unknown_group_is_named(tmp_path: Path) 
     assert {r.group for r in read_rows(tmp_path / "rows.jsonl")} == {"counting-cnn"}
     with pytest.raises(InputError, match="no group named nope.*counting-cnn"):
         run(suite, tmp_path, methods=["center"], groups=("nope",), progress=False)
+
+
+def test_an_archived_rows_file_is_read_first_and_a_rerun_resumes_from_it(tmp_path: Path) -> None:
+    """rows.jsonl.gz (a finished run, kept small in the repository) is read before the
+    live rows.jsonl: its cells count as done, and a later row for a cell supersedes it."""
+    import gzip
+
+    from neuromask.bench import has_rows
+    from neuromask.bench.rows import ok
+
+    first, second = ok("g", "m", "0", "auroc", 0.25, "c"), ok("g", "m", "1", "auroc", 0.5, "c")
+    with gzip.open(tmp_path / "rows.jsonl.gz", "wt", encoding="utf-8") as fh:
+        fh.write(first.to_json() + "\n" + second.to_json() + "\n")
+    live = tmp_path / "rows.jsonl"
+    assert has_rows(live) and not live.exists()
+    store = RowStore(live)
+    assert store.done(first.key) and store.done(second.key)
+    store.write([ok("g", "m", "1", "auroc", 0.75, "c")])
+    assert {r.image: r.value for r in read_rows(live)} == {"0": 0.25, "1": 0.75}
+    assert not has_rows(tmp_path / "elsewhere.jsonl")

@@ -8,8 +8,8 @@
 """
 
 from .report import write_report
-from .rows import Row, RowStore, read_rows
+from .rows import Row, RowStore, has_rows, read_rows
 from .runner import run
 from .suites import SUITES, Suite
 
-__all__ = ["Row", "RowStore", "read_rows", "run", "write_report", "SUITES", "Suite"]
+__all__ = ["Row", "RowStore", "has_rows", "read_rows", "run", "write_report", "SUITES", "Suite"]

@@ -9,10 +9,15 @@ A row is written (and flushed) as soon as its cell completes, so a run that is
 interrupted loses at most the cell in progress. A rerun reads the file and skips every
 cell that already has a successful row; failed cells are tried again and a later row
 for the same cell supersedes an earlier one.
+
+A finished run can be archived as ``rows.jsonl.gz`` beside (or instead of) the live
+file: :func:`read_rows` reads the archive first and the live file after it, so a rerun
+into the same folder resumes from both and its new rows supersede archived ones.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -66,13 +71,35 @@ def failed(group: str, method: str, image: str, metric: str, exc: BaseException,
     return Row(group, method, image, metric, None, "error", f"{type(exc).__name__}: {text[0] if text else ''}", config)
 
 
+def archive_path(path: str | Path) -> Path:
+    """Where the gzipped archive of the rows file ``path`` lives (``rows.jsonl.gz``)."""
+    path = Path(path)
+    return path.with_name(path.name + ".gz")
+
+
+def has_rows(path: str | Path) -> bool:
+    """Whether the rows file ``path`` or its archive exists."""
+    return Path(path).is_file() or archive_path(path).is_file()
+
+
 def read_rows(path: str | Path) -> list[Row]:
-    """The rows of a JSONL file, the last one per cell, in the order first seen."""
+    """The rows of a JSONL file (its ``.gz`` archive first, if any), the last one per
+    cell, in the order first seen."""
     latest: dict[Key, Row] = {}
     path = Path(path)
-    if not path.exists():
-        return []
-    lines = path.read_text(encoding="utf-8").splitlines()
+    archive = archive_path(path)
+    if archive.exists():
+        with gzip.open(archive, "rt", encoding="utf-8") as fh:
+            for row in _parse(fh.read().splitlines(), archive):
+                latest[row.key] = row
+    if path.exists():
+        for row in _parse(path.read_text(encoding="utf-8").splitlines(), path):
+            latest[row.key] = row
+    return list(latest.values())
+
+
+def _parse(lines: list[str], path: Path) -> Iterable[Row]:
+    """The rows of ``lines``; a malformed line is an error unless it is the last one."""
     for number, line in enumerate(lines, 1):
         line = line.strip()
         if not line:
@@ -83,8 +110,7 @@ def read_rows(path: str | Path) -> list[Row]:
             if number == len(lines):
                 continue  # the last line, cut short by an interruption: that cell is redone
             raise ValueError(f"{path}:{number}: not a benchmark row ({exc}); fix or remove that line") from exc
-        latest[row.key] = row
-    return list(latest.values())
+        yield row
 
 
 class RowStore:

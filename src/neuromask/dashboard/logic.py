@@ -398,13 +398,13 @@ def open_results(folder: str | os.PathLike[str]) -> ResultsFolder:
     """
     import pandas as pd
 
-    from neuromask.bench import Row, read_rows
+    from neuromask.bench import Row, has_rows, read_rows
 
     path = Path(folder).expanduser()
     if not path.is_dir():
         raise InputError(f"'{folder}' is not a folder; give the --out folder of `neuromask benchmark` or a dataset run")
     found = ResultsFolder(path)
-    if (path / "rows.jsonl").is_file():
+    if has_rows(path / "rows.jsonl"):
         rows = read_rows(path / "rows.jsonl")
         columns = list(Row.__dataclass_fields__)
         found.rows = pd.DataFrame([r.__dict__ for r in rows], columns=columns)
