@@ -40,17 +40,12 @@ def shards(methods: list[str] | None = None, per_group: bool = False) -> dict[st
     rerun of a few methods across the whole suite.
     """
     from neuromask.bench import SUITES
+    from neuromask.bench.runner import group_names
     from neuromask.explainers import METHODS
 
     full = SUITES["full"]
     if per_group:
-        names = list(full.datasets)
-        for m in full.composite_models:
-            kinds = ("flat", "texture") + (("pairs",) if full.composite_pairs else ())
-            names += [f"composites-{m}-{full.composite_split}-{kind}" for kind in kinds]
-        if full.photos:
-            names.append(f"photos-{full.photo_model}")
-        return {name: (full, methods, (name,)) for name in names}
+        return {name: (full, methods, (name,)) for name in group_names(full)}
     rest = [m for m in METHODS.names() if m not in SLOW]
     out: dict[str, tuple[object, list[str] | None, tuple[str, ...] | None]] = {}
     for m in full.datasets:

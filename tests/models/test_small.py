@@ -13,14 +13,7 @@ from neuromask.errors import InputError, ModelLoadError, UnknownNameError
 from neuromask.models.small import CarliniWagnerCNN, SmallCNN
 from neuromask.models.train import build, evaluate, fit, load_trained, save_trained, train
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Train on one thread: on a busy shared CPU, two threads are several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from helpers import one_thread  # noqa: F401 - autouse: one torch thread
 
 
 @pytest.mark.parametrize("size", [8, 32, 48, 64])

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import torch
@@ -17,15 +16,7 @@ from neuromask.studies import bnn
 from neuromask.studies.findings import VERDICTS
 from neuromask.studies.models import Recipe
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+from helpers import one_thread  # noqa: F401 - autouse: one torch thread
 
 
 def _tiny_bnn() -> BinaryCNN:

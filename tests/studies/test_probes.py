@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import pytest
 import torch
 from torch import nn
@@ -13,15 +11,7 @@ from neuromask.models.binary import BinaryCNN, BinarySign
 from neuromask.models.small import SmallCNN
 from neuromask.studies.probes import forward_smoothgrad, gradcam_centred, following_batch_norm, window_occupancy
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+from helpers import one_thread  # noqa: F401 - autouse: one torch thread
 
 
 class Quadratic(nn.Module):

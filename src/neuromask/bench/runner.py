@@ -379,6 +379,16 @@ def _record_run(path: Path, run: dict[str, Any]) -> None:
     path.write_text(json.dumps({"runs": runs}, indent=2, default=repr) + "\n", encoding="utf-8")
 
 
+def group_names(suite: Suite) -> list[str]:
+    """The names of ``suite``'s groups, as the rows give them, without loading anything."""
+    names = list(suite.datasets)
+    kinds = ("flat", "texture") + (("pairs",) if suite.composite_pairs else ())
+    names += [f"composites-{m}-{suite.composite_split}-{kind}" for m in suite.composite_models for kind in kinds]
+    if suite.photos:
+        names.append(f"photos-{suite.photo_model}")
+    return names
+
+
 def _groups(suite: Suite, device: str) -> list[tuple[str, Callable[[], list[Group]]]]:
     """(name, builder) of every group family of ``suite``; a builder that raises is one failure row."""
     builders: list[tuple[str, Callable[[], list[Group]]]] = [
@@ -428,6 +438,11 @@ def run(
     except (RuntimeError, AssertionError) as exc:  # torch raises both for a bad or absent device
         raise InputError(f"cannot run on device {device!r} ({str(exc).splitlines()[0]}); use cpu or a CUDA device "
                          "this machine has") from exc
+    if groups is not None:
+        unknown = set(groups) - set(group_names(suite))
+        if unknown:
+            raise InputError(f"no group named {', '.join(sorted(unknown))} in suite {suite.name!r} "
+                             f"(its groups: {', '.join(group_names(suite))})")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     names = list(methods or suite.methods or METHODS.names())
@@ -451,16 +466,16 @@ def run(
         part = "datasets" if family in suite.datasets else family.split("-", 1)[0]
         if parts is not None and part not in parts:
             continue
+        # A family's groups are named after it (``composites-<model>`` gives
+        # ``composites-<model>-<split>-<kind>``): load only the families asked for.
+        if groups is not None and not any(g == family or g.startswith(family + "-") for g in groups):
+            continue
         try:
             built += build()
         except Exception as exc:  # noqa: BLE001 - a group that cannot load is one failure row
             store.write([failed(family, "*", "*", "load", exc)])
             failures += 1
     if groups is not None:
-        unknown = set(groups) - {g.name for g in built}
-        if unknown:
-            raise InputError(f"no group named {', '.join(sorted(unknown))} in suite {suite.name!r} "
-                             f"(its groups: {', '.join(g.name for g in built)})")
         built = [g for g in built if g.name in groups]
     if categories is not None:
         for group in built:
@@ -496,4 +511,4 @@ def _progress_bar(total: int, enabled: bool) -> Any:
     return tqdm(total=total, unit="cell", dynamic_ncols=True)
 
 
-__all__ = ["Group", "dataset_group", "photo_group", "composite_groups", "cell_config", "method_options", "describe_machine", "run_group", "run", "ROWS_FILE", "MACHINE_FILE"]
+__all__ = ["Group", "group_names", "dataset_group", "photo_group", "composite_groups", "cell_config", "method_options", "describe_machine", "run_group", "run", "ROWS_FILE", "MACHINE_FILE"]
