@@ -349,8 +349,8 @@ def neuromask(
         preserved = torch.addcmul(background, mask, delta)
         if lambda_delete:
             # Both games in one model call of 2N images: the frozen model treats every image
-            # on its own, and one call of 2N costs less than two of N (about 1.3x on the CPU
-            # and nearly 2x on a GPU, benchmarks/results/speed*.md).
+            # on its own, and one call of 2N costs less than two of N (16-24 % less per
+            # image on the 2-core CPU, benchmarks/results/speed.md).
             deleted = torch.addcmul(inputs, mask, delete_delta, value=-1.0)
             logits, deleted_logits = model(torch.cat([preserved, deleted])).split(n)
         else:
