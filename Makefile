@@ -11,7 +11,7 @@ XBIN := $(EXTRAS)/bin
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-core test-extras bench docs screenshots dashboard clean
+.PHONY: demo test lint test-core test-extras bench docs screenshots dashboard clean
 
 # The core environment: the CPU build of torch 2.13.0 first (it installs from local disk
 # on our machines; a plain `torch` requirement would pull a CUDA build of several GB),
@@ -40,7 +40,12 @@ $(XBIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/neuromask demo --out out/demo
 
-test: test-core test-extras docs
+test: lint test-core test-extras docs
+
+# The linter and the formatter's check, on everything Python the project has.
+lint: $(BIN)/.installed
+	$(BIN)/ruff check src tests benchmarks docs
+	$(BIN)/ruff format --check src tests benchmarks docs
 
 # A file target: once Chromium is installed this step costs nothing.
 $(CHROMIUM):

@@ -34,7 +34,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import describe  # noqa: E402
-
 from neuromask.bench import SUITES, RowStore  # noqa: E402
 from neuromask.bench.runner import Group, composite_groups, dataset_group, photo_group, run_group  # noqa: E402
 from neuromask.explainers import METHODS  # noqa: E402
@@ -69,19 +68,38 @@ def main() -> None:
             for label, images in counts:
                 k = min(sanity, images)
                 total = k * with_s + (images - k) * without
-                rows.append({"group": label, "images": images, "sanity_images": k, "seconds_with_sanity": with_s,
-                             "seconds_without": without, "seconds": total, "timed_on": name})
-                print(f"{label}: {images} images, {with_s:.1f} s with sanity, {without:.1f} s without -> "
-                      f"{total / 60:.1f} min", file=sys.stderr, flush=True)
+                rows.append(
+                    {
+                        "group": label,
+                        "images": images,
+                        "sanity_images": k,
+                        "seconds_with_sanity": with_s,
+                        "seconds_without": without,
+                        "seconds": total,
+                        "timed_on": name,
+                    }
+                )
+                print(
+                    f"{label}: {images} images, {with_s:.1f} s with sanity, {without:.1f} s without -> "
+                    f"{total / 60:.1f} min",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
         for model in suite.datasets:
             group = dataset_group(model, suite.dataset_images, suite.categories["datasets"], args.device)
             sample(model, group, [(model, suite.dataset_images)])
         for model in suite.composite_models:
             flat = composite_groups(model, suite, args.device)[0]
-            sample(flat.name, flat, [(f"composites-{model}-flat", suite.composite_images),
-                                     (f"composites-{model}-texture", suite.composite_images),
-                                     (f"composites-{model}-pairs", 2 * suite.composite_pairs)])
+            sample(
+                flat.name,
+                flat,
+                [
+                    (f"composites-{model}-flat", suite.composite_images),
+                    (f"composites-{model}-texture", suite.composite_images),
+                    (f"composites-{model}-pairs", 2 * suite.composite_pairs),
+                ],
+            )
         if suite.photos:
             group = photo_group(suite.photo_model, suite.photos, suite.categories["photos"], args.device)
             sample(group.name, group, [(group.name, len(suite.photos))])
@@ -96,16 +114,23 @@ def main() -> None:
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append(f"| {r['group']} | {r['images']} | {r['sanity_images']} | {r['seconds_with_sanity']:.1f} | "
-                     f"{r['seconds_without']:.1f} | {r['seconds'] / 60:.1f} |")
-    lines += ["", f"**Estimated total: {total / 60:.0f} min.**", "",
-              "Machine: " + ", ".join(f"{k} {v}" for k, v in machine.items())]
+        lines.append(
+            f"| {r['group']} | {r['images']} | {r['sanity_images']} | {r['seconds_with_sanity']:.1f} | "
+            f"{r['seconds_without']:.1f} | {r['seconds'] / 60:.1f} |"
+        )
+    lines += [
+        "",
+        f"**Estimated total: {total / 60:.0f} min.**",
+        "",
+        "Machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()),
+    ]
     table = "\n".join(lines)
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "full_suite_estimate.md").write_text(table + "\n")
     (args.out / "full_suite_estimate.json").write_text(
-        json.dumps({"machine": machine, "rows": rows, "total_minutes": total / 60}, indent=1) + "\n")
+        json.dumps({"machine": machine, "rows": rows, "total_minutes": total / 60}, indent=1) + "\n"
+    )
 
 
 if __name__ == "__main__":

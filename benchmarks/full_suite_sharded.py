@@ -33,7 +33,9 @@ SLOW = ("neuromask", "extremal_perturbation", "meaningful_perturbation", "rise")
 COMPOSITE_SPLIT = (("neuromask",), ("extremal_perturbation",), ("meaningful_perturbation", "rise"))
 
 
-def shards(methods: list[str] | None = None, per_group: bool = False) -> dict[str, tuple[object, list[str] | None, tuple[str, ...] | None]]:
+def shards(
+    methods: list[str] | None = None, per_group: bool = False
+) -> dict[str, tuple[object, list[str] | None, tuple[str, ...] | None]]:
     """{name: (suite, methods, groups)}: the full suite cut into independent pieces.
 
     ``per_group``: one shard per group (every method of ``methods``, default all), for a
@@ -114,12 +116,25 @@ def main() -> None:
     env = os.environ | {"OMP_NUM_THREADS": str(args.threads), "PYTHONUNBUFFERED": "1"}
     procs = {}
     for name in names:
-        log = (args.out / "shards" / name)
+        log = args.out / "shards" / name
         log.mkdir(parents=True, exist_ok=True)
         procs[name] = subprocess.Popen(
-            [sys.executable, __file__, "--shard", name, "--out", str(log), "--device", args.device,
-             "--threads", str(args.threads), *extra],
-            env=env, stdout=(log / "log.txt").open("w"), stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                __file__,
+                "--shard",
+                name,
+                "--out",
+                str(log),
+                "--device",
+                args.device,
+                "--threads",
+                str(args.threads),
+                *extra,
+            ],
+            env=env,
+            stdout=(log / "log.txt").open("w"),
+            stderr=subprocess.STDOUT,
         )
     start = time.monotonic()
     while any(p.poll() is None for p in procs.values()) and time.monotonic() - start < args.seconds:

@@ -46,19 +46,30 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 from dataset_runs import write_image_folder  # noqa: E402  (the tests' PNG folders)
 from machine import describe  # noqa: E402
-
 from neuromask.runs import RunResults  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
-          "retina", "colorwheel", "stereo_motorcycle", "logo")
+PHOTOS = (
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "colorwheel",
+    "stereo_motorcycle",
+    "logo",
+)
 
 SCENARIOS = {
     "fast": dict(images=200, model="triangles_squares-cnn", methods="saliency,gradcam", options=[], batch=4),
-    "neuromask": dict(images=20, model="triangles_squares-cnn", methods="neuromask",
-                      options=["neuromask.steps=50"], batch=4),
-    "neuromask-efficientnet": dict(images=20, model="efficientnet_lite0", methods="neuromask",
-                                   options=["neuromask.steps=10"], batch=4, photos=True),
+    "neuromask": dict(
+        images=20, model="triangles_squares-cnn", methods="neuromask", options=["neuromask.steps=50"], batch=4
+    ),
+    "neuromask-efficientnet": dict(
+        images=20, model="efficientnet_lite0", methods="neuromask", options=["neuromask.steps=10"], batch=4, photos=True
+    ),
 }
 
 
@@ -95,8 +106,22 @@ def run_scenario(name: str, spec: dict, work: Path, kills: int, rng: random.Rand
     methods = spec["methods"].split(",")
 
     def command(out: Path) -> list[str]:
-        cmd = [sys.executable, "-m", "neuromask.cli.main", "explain-dataset", str(source), "--model", spec["model"],
-               "--methods", spec["methods"], "--batch-size", str(spec["batch"]), "--out", str(out), "--quiet"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "neuromask.cli.main",
+            "explain-dataset",
+            str(source),
+            "--model",
+            spec["model"],
+            "--methods",
+            spec["methods"],
+            "--batch-size",
+            str(spec["batch"]),
+            "--out",
+            str(out),
+            "--quiet",
+        ]
         for option in spec["options"]:
             cmd += ["--option", option]
         return cmd
@@ -123,8 +148,7 @@ def run_scenario(name: str, spec: dict, work: Path, kills: int, rng: random.Rand
         if killed:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        moments.append({"target": target, "recorded_before": before, "killed": killed,
-                        "recorded_after": recorded(out)})
+        moments.append({"target": target, "recorded_before": before, "killed": killed, "recorded_after": recorded(out)})
     final = subprocess.run(command(out))
 
     lines = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
@@ -177,7 +201,9 @@ def markdown(results: list[dict], machine: dict, args: argparse.Namespace) -> st
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
-        at = ", ".join(str(m["recorded_after"]) if m["killed"] else f"({m['recorded_after']}: finished)" for m in r["kills"])
+        at = ", ".join(
+            str(m["recorded_after"]) if m["killed"] else f"({m['recorded_after']}: finished)" for m in r["kills"]
+        )
         options = f" ({' '.join(r['options'])})" if r["options"] else ""
         lines.append(
             f"| {r['scenario']} | {r['model']} | {r['methods']}{options} | {r['images']} | {r['rows']} / "

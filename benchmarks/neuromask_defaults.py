@@ -22,9 +22,8 @@ import torch
 from skimage import data
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import describe  # noqa: E402
-
 import neuromask  # noqa: E402
+from machine import describe  # noqa: E402
 from neuromask.metrics.faithfulness import deletion, insertion  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -57,16 +56,24 @@ def main() -> None:
         seconds = (time.perf_counter() - start) / len(args.photos)
         d = deletion(model.module, inputs, e.target, e.attribution)
         i = insertion(model.module, inputs, e.target, e.attribution)
-        rows.append({
-            "variant": label, "overrides": overrides,
-            "deletion": d.mean().item(), "insertion": i.mean().item(), "ins_minus_del": (i - d).mean().item(),
-            "ins_minus_del_per_photo": (i - d).tolist(),
-            "mask_mean": e.extras["mask_mean"].mean().item(),
-            "masked_probability": e.extras["masked_probability"].mean().item(),
-            "seconds_per_image": seconds,
-        })
+        rows.append(
+            {
+                "variant": label,
+                "overrides": overrides,
+                "deletion": d.mean().item(),
+                "insertion": i.mean().item(),
+                "ins_minus_del": (i - d).mean().item(),
+                "ins_minus_del_per_photo": (i - d).tolist(),
+                "mask_mean": e.extras["mask_mean"].mean().item(),
+                "masked_probability": e.extras["masked_probability"].mean().item(),
+                "seconds_per_image": seconds,
+            }
+        )
         r = rows[-1]
-        print(f"{label:40s} ins-del {r['ins_minus_del']:.3f}  mask mean {r['mask_mean']:.3f}  {seconds:.0f} s", file=sys.stderr)
+        print(
+            f"{label:40s} ins-del {r['ins_minus_del']:.3f}  mask mean {r['mask_mean']:.3f}  {seconds:.0f} s",
+            file=sys.stderr,
+        )
 
     machine = describe()
     lines = [

@@ -27,16 +27,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import describe  # noqa: E402
-from neuromask_tuning import DEV_OFFSET, bootstrap  # noqa: E402
-
 import neuromask  # noqa: E402
+from machine import describe  # noqa: E402
 from neuromask.datasets import composite_scenes, generate  # noqa: E402
 from neuromask.metrics.localisation import auroc, energy_pointing_game, equal_area_iou  # noqa: E402
+from neuromask_tuning import DEV_OFFSET, bootstrap  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 SHIPPED = ("triangles_squares-cnn", "counting-cnn", "shapes_on_texture-cnn")
@@ -62,7 +60,9 @@ def composite_groups(device: str, n: int) -> list[tuple[str, str, object, torch.
     for split in ("dev", "test"):
         for background in ("flat", "texture"):
             c = composite_scenes(model, n, split=split, objects=1, background=background)
-            out.append((split, f"lite0-{background}", model, model.normalize(c.images), c.labels[:, 0], c.evidence[:, 0]))
+            out.append(
+                (split, f"lite0-{background}", model, model.normalize(c.images), c.labels[:, 0], c.evidence[:, 0])
+            )
     return out
 
 
@@ -83,8 +83,9 @@ def main() -> None:
     for split, name, model, x, y, evidence in groups:
         histories = []
         for i in range(0, len(x), args.batch):
-            e = neuromask.explain(model, x[i : i + args.batch], target=y[i : i + args.batch],
-                                  steps=args.steps, history_every=args.every)
+            e = neuromask.explain(
+                model, x[i : i + args.batch], target=y[i : i + args.batch], steps=args.steps, history_every=args.every
+            )
             histories.append(e.extras["history"])
             steps = e.extras["history_steps"].tolist()
         history = torch.cat(histories)  # (N, K, H, W)
@@ -107,7 +108,10 @@ def main() -> None:
         cells = " | ".join(f"{r[m][0]:.3f} [{r[m][1]:.3f}, {r[m][2]:.3f}]" for m in METRICS)
         lines.append(f"| {r['split']} | {r['group']} | {r['n']} | {r['steps']} | {cells} |")
     machine = describe()
-    lines += ["", f"{time.perf_counter() - start:.0f} s in all. Machine: " + ", ".join(f"{k} {v}" for k, v in machine.items())]
+    lines += [
+        "",
+        f"{time.perf_counter() - start:.0f} s in all. Machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()),
+    ]
     table = "\n".join(lines)
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)

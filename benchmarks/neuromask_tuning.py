@@ -45,8 +45,17 @@ DEVICE = "cpu"
 # lists what it changes). Pixel-sized values are written relative to the image (see
 # ``resolve``): "blur_frac" x the shorter side.
 OLD: dict[str, Any] = {
-    "optimizer": "rmsprop_tf1", "lr": 0.1, "lambda_sparse": 0.5, "lambda_smooth": 0.2, "mask_size": 28,
-    "steps": 200, "smooth_norm": "l1", "baseline": "blur", "blur_frac": 10 / 224, "lambda_delete": 0.0, "delete_baseline": None,
+    "optimizer": "rmsprop_tf1",
+    "lr": 0.1,
+    "lambda_sparse": 0.5,
+    "lambda_smooth": 0.2,
+    "mask_size": 28,
+    "steps": 200,
+    "smooth_norm": "l1",
+    "baseline": "blur",
+    "blur_frac": 10 / 224,
+    "lambda_delete": 0.0,
+    "delete_baseline": None,
 }
 VARIANTS: dict[str, dict[str, Any]] = {
     "defaults": {},  # the signature's defaults as they are now (not over OLD)
@@ -55,7 +64,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "adam_del": {"optimizer": "adam", "lambda_delete": 1.0},
     "adam_del_mean": {"optimizer": "adam", "lambda_delete": 1.0, "baseline": "mean"},
     "adam_del_zero": {"optimizer": "adam", "lambda_delete": 1.0, "baseline": "zero"},
-    "adam_del_area": {"optimizer": "adam", "lambda_delete": 1.0, "area": 0.1, "lambda_area": 10.0, "lambda_sparse": 0.0},
+    "adam_del_area": {
+        "optimizer": "adam",
+        "lambda_delete": 1.0,
+        "area": 0.1,
+        "lambda_area": 10.0,
+        "lambda_sparse": 0.0,
+    },
     # round 2: around adam_del
     "ad_sp0.2": {"optimizer": "adam", "lambda_delete": 1.0, "lambda_sparse": 0.2},
     "ad_sp1": {"optimizer": "adam", "lambda_delete": 1.0, "lambda_sparse": 1.0},
@@ -69,59 +84,69 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 # round 3: around adam_del_mean (the per-image mean colour as the hidden pixels)
 _M = {"optimizer": "adam", "lambda_delete": 1.0, "baseline": "mean"}
-VARIANTS.update({
-    "m_sp0.2": {**_M, "lambda_sparse": 0.2},
-    "m_sp1": {**_M, "lambda_sparse": 1.0},
-    "m_sm0": {**_M, "lambda_smooth": 0.0},
-    "m_sm1": {**_M, "lambda_smooth": 1.0},
-    "m_grid14": {**_M, "mask_size": 14},
-    "m_del3": {**_M, "lambda_delete": 3.0},
-    "m_del0.3": {**_M, "lambda_delete": 0.3},
-    "m_lr0.03": {**_M, "lr": 0.03},
-    "m_steps100": {**_M, "steps": 100},
-    "adam_blur0.1": {"optimizer": "adam", "blur_frac": 0.1},
-    "ad_blur0.2": {"optimizer": "adam", "lambda_delete": 1.0, "blur_frac": 0.2},
-    "adam_full": {"optimizer": "adam", "mask_size": None},
-    "m_full": {**_M, "mask_size": None},
-    "m_full_sm0": {**_M, "mask_size": None, "lambda_smooth": 0.0},
-    "m_grid56": {**_M, "mask_size": 56},
-    "ad_full": {"optimizer": "adam", "lambda_delete": 1.0, "mask_size": None},
-    # round 5: around adam (blur baseline, preservation only)
-    "a_sp1": {"optimizer": "adam", "lambda_sparse": 1.0},
-    "a_sp2": {"optimizer": "adam", "lambda_sparse": 2.0},
-    "a_sm0": {"optimizer": "adam", "lambda_smooth": 0.0},
-    "a_del0.2": {"optimizer": "adam", "lambda_delete": 0.2},
-    "a_steps400": {"optimizer": "adam", "steps": 400},
-    # round 6: blur for the preservation game, the mean colour for the deletion game
-    "bm": {"optimizer": "adam", "lambda_delete": 1.0, "delete_baseline": "mean"},
-    "bm_del0.3": {"optimizer": "adam", "lambda_delete": 0.3, "delete_baseline": "mean"},
-    "bm_sm0": {"optimizer": "adam", "lambda_delete": 1.0, "delete_baseline": "mean", "lambda_smooth": 0.0},
-    "bm_sp1": {"optimizer": "adam", "lambda_delete": 1.0, "delete_baseline": "mean", "lambda_sparse": 1.0},
-    # round 7: around bm_del0.3
-    "bm3_sp1": {"optimizer": "adam", "lambda_delete": 0.3, "delete_baseline": "mean", "lambda_sparse": 1.0},
-    "bm1": {"optimizer": "adam", "lambda_delete": 0.1, "delete_baseline": "mean"},
-    "bm3_steps100": {"optimizer": "adam", "lambda_delete": 0.3, "delete_baseline": "mean", "steps": 100},
-    "bm3_full": {"optimizer": "adam", "lambda_delete": 0.3, "delete_baseline": "mean", "mask_size": None},
-    "bm3_blur0.1": {"optimizer": "adam", "lambda_delete": 0.3, "delete_baseline": "mean", "blur_frac": 0.1},
-    # round 10: the L1 smoothness's subgradient flips sign on responses of rounding size,
-    # and Adam turns that into full steps (a batch no longer equals its images one by
-    # one): the same with a Huber norm
-    "bm3_sp0.75_huber": {"optimizer": "adam", "lambda_delete": 0.3, "delete_baseline": "mean", "lambda_sparse": 0.75, "smooth_norm": "huber"},
-    "bm3_sp0.75": {"optimizer": "adam", "lambda_delete": 0.3, "delete_baseline": "mean", "lambda_sparse": 0.75},
-})
+VARIANTS.update(
+    {
+        "m_sp0.2": {**_M, "lambda_sparse": 0.2},
+        "m_sp1": {**_M, "lambda_sparse": 1.0},
+        "m_sm0": {**_M, "lambda_smooth": 0.0},
+        "m_sm1": {**_M, "lambda_smooth": 1.0},
+        "m_grid14": {**_M, "mask_size": 14},
+        "m_del3": {**_M, "lambda_delete": 3.0},
+        "m_del0.3": {**_M, "lambda_delete": 0.3},
+        "m_lr0.03": {**_M, "lr": 0.03},
+        "m_steps100": {**_M, "steps": 100},
+        "adam_blur0.1": {"optimizer": "adam", "blur_frac": 0.1},
+        "ad_blur0.2": {"optimizer": "adam", "lambda_delete": 1.0, "blur_frac": 0.2},
+        "adam_full": {"optimizer": "adam", "mask_size": None},
+        "m_full": {**_M, "mask_size": None},
+        "m_full_sm0": {**_M, "mask_size": None, "lambda_smooth": 0.0},
+        "m_grid56": {**_M, "mask_size": 56},
+        "ad_full": {"optimizer": "adam", "lambda_delete": 1.0, "mask_size": None},
+        # round 5: around adam (blur baseline, preservation only)
+        "a_sp1": {"optimizer": "adam", "lambda_sparse": 1.0},
+        "a_sp2": {"optimizer": "adam", "lambda_sparse": 2.0},
+        "a_sm0": {"optimizer": "adam", "lambda_smooth": 0.0},
+        "a_del0.2": {"optimizer": "adam", "lambda_delete": 0.2},
+        "a_steps400": {"optimizer": "adam", "steps": 400},
+        # round 6: blur for the preservation game, the mean colour for the deletion game
+        "bm": {"optimizer": "adam", "lambda_delete": 1.0, "delete_baseline": "mean"},
+        "bm_del0.3": {"optimizer": "adam", "lambda_delete": 0.3, "delete_baseline": "mean"},
+        "bm_sm0": {"optimizer": "adam", "lambda_delete": 1.0, "delete_baseline": "mean", "lambda_smooth": 0.0},
+        "bm_sp1": {"optimizer": "adam", "lambda_delete": 1.0, "delete_baseline": "mean", "lambda_sparse": 1.0},
+        # round 7: around bm_del0.3
+        "bm3_sp1": {"optimizer": "adam", "lambda_delete": 0.3, "delete_baseline": "mean", "lambda_sparse": 1.0},
+        "bm1": {"optimizer": "adam", "lambda_delete": 0.1, "delete_baseline": "mean"},
+        "bm3_steps100": {"optimizer": "adam", "lambda_delete": 0.3, "delete_baseline": "mean", "steps": 100},
+        "bm3_full": {"optimizer": "adam", "lambda_delete": 0.3, "delete_baseline": "mean", "mask_size": None},
+        "bm3_blur0.1": {"optimizer": "adam", "lambda_delete": 0.3, "delete_baseline": "mean", "blur_frac": 0.1},
+        # round 10: the L1 smoothness's subgradient flips sign on responses of rounding size,
+        # and Adam turns that into full steps (a batch no longer equals its images one by
+        # one): the same with a Huber norm
+        "bm3_sp0.75_huber": {
+            "optimizer": "adam",
+            "lambda_delete": 0.3,
+            "delete_baseline": "mean",
+            "lambda_sparse": 0.75,
+            "smooth_norm": "huber",
+        },
+        "bm3_sp0.75": {"optimizer": "adam", "lambda_delete": 0.3, "delete_baseline": "mean", "lambda_sparse": 0.75},
+    }
+)
 
 
 # round 11 (this session), over the current defaults ("d_" variants): iterate averaging of
 # the mask over the last steps, and the sparsity/deletion balance around the defaults.
-VARIANTS.update({
-    "d_avg0.5": {"average_last": 0.5},
-    "d_avg0.25": {"average_last": 0.25},
-    "d_avg0.5_sp1": {"average_last": 0.5, "lambda_sparse": 1.0},
-    "d_sp0.5": {"lambda_sparse": 0.5},
-    "d_del0.5": {"lambda_delete": 0.5},
-    "d_del0.5_avg0.5": {"lambda_delete": 0.5, "average_last": 0.5},
-    "d_sm0.1": {"lambda_smooth": 0.1},
-})
+VARIANTS.update(
+    {
+        "d_avg0.5": {"average_last": 0.5},
+        "d_avg0.25": {"average_last": 0.25},
+        "d_avg0.5_sp1": {"average_last": 0.5, "lambda_sparse": 1.0},
+        "d_sp0.5": {"lambda_sparse": 0.5},
+        "d_del0.5": {"lambda_delete": 0.5},
+        "d_del0.5_avg0.5": {"lambda_delete": 0.5, "average_last": 0.5},
+        "d_sm0.1": {"lambda_smooth": 0.1},
+    }
+)
 
 VARIANTS = {k: v if k == "defaults" or k.startswith("d_") else {**OLD, **v} for k, v in VARIANTS.items()}
 
@@ -151,13 +176,17 @@ def resolve(params: dict[str, Any], size: int) -> dict[str, Any]:
     return out
 
 
-def run(method: str, model: Any, x: torch.Tensor, y: torch.Tensor, params: dict[str, Any]) -> tuple[torch.Tensor, float]:
+def run(
+    method: str, model: Any, x: torch.Tensor, y: torch.Tensor, params: dict[str, Any]
+) -> tuple[torch.Tensor, float]:
     t = time.perf_counter()
     e = neuromask.explain(model, x, target=y, method=method, **params)
     return e.attribution, (time.perf_counter() - t) / len(x)
 
 
-def score(label: str, dataset: str, attr: torch.Tensor, evidence: torch.Tensor, secs: float, rho: torch.Tensor | None) -> dict[str, Any]:
+def score(
+    label: str, dataset: str, attr: torch.Tensor, evidence: torch.Tensor, secs: float, rho: torch.Tensor | None
+) -> dict[str, Any]:
     row: dict[str, Any] = {"variant": label, "dataset": dataset, "n": len(attr), "s_per_image": round(secs, 3)}
     for name, values in (
         ("energy", energy_pointing_game(attr, evidence)),
@@ -170,7 +199,10 @@ def score(label: str, dataset: str, attr: torch.Tensor, evidence: torch.Tensor, 
 
 
 def fmt(row: dict[str, Any]) -> str:
-    cells = [f"{row[k][0]:.3f} [{row[k][1]:.2f}, {row[k][2]:.2f}]" if k in row else "-" for k in ("energy", "auroc", "iou", "rho_random")]
+    cells = [
+        f"{row[k][0]:.3f} [{row[k][1]:.2f}, {row[k][2]:.2f}]" if k in row else "-"
+        for k in ("energy", "auroc", "iou", "rho_random")
+    ]
     return f"| {row['variant']} | {row['dataset']} | {row['n']} | " + " | ".join(cells) + f" | {row['s_per_image']} |"
 
 
@@ -205,12 +237,22 @@ def photo_rows(jobs: list[tuple[str, str, dict[str, Any]]], names: tuple[str, ..
             m, lo, hi = bootstrap(v.numpy().astype(float))
             row[name] = [round(m, 3), round(lo, 3), round(hi, 3)]
         row["mask_area"] = round(float(attr.mean()), 3)
-        print(f"| {label} | photos | {len(x)} | " + " | ".join(f"{row[k][0]:.3f} [{row[k][1]:.2f}, {row[k][2]:.2f}]" for k in ("ins_minus_del", "deletion", "insertion")) + f" | {row['s_per_image']} |", flush=True)
+        print(
+            f"| {label} | photos | {len(x)} | "
+            + " | ".join(
+                f"{row[k][0]:.3f} [{row[k][1]:.2f}, {row[k][2]:.2f}]"
+                for k in ("ins_minus_del", "deletion", "insertion")
+            )
+            + f" | {row['s_per_image']} |",
+            flush=True,
+        )
         rows.append(row)
     return rows
 
 
-def composite_rows(jobs: list[tuple[str, str, dict[str, Any]]], model_name: str, n: int, kinds: list[str]) -> list[dict[str, Any]]:
+def composite_rows(
+    jobs: list[tuple[str, str, dict[str, Any]]], model_name: str, n: int, kinds: list[str]
+) -> list[dict[str, Any]]:
     """The development split of the composites (8a's ``composite_scenes``): one object on a
     flat or textured background (localisation), or two objects (own-minus-other mass)."""
     from neuromask.datasets import composite_scenes
@@ -236,8 +278,14 @@ def composite_rows(jobs: list[tuple[str, str, dict[str, Any]]], model_name: str,
                 attr, secs = run(method, model, xx, yy, p)
                 mm = mass_margin(attr, own, other)
                 m, lo, hi = bootstrap(mm.numpy().astype(float))
-                row.update({"margin": [round(m, 3), round(lo, 3), round(hi, 3)], "own_above": round(float((mm > 0).float().mean()), 3),
-                            "s_per_image": round(secs, 2), "n": len(xx)})
+                row.update(
+                    {
+                        "margin": [round(m, 3), round(lo, 3), round(hi, 3)],
+                        "own_above": round(float((mm > 0).float().mean()), 3),
+                        "s_per_image": round(secs, 2),
+                        "n": len(xx),
+                    }
+                )
             print(json.dumps(row), flush=True)
             rows.append(row)
     return rows
@@ -247,13 +295,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="*", default=[])
     parser.add_argument("--set", nargs="*", default=[], help="ad-hoc variant: label key=value ... (JSON values)")
-    parser.add_argument("--methods", nargs="*", default=[], help="other methods at their defaults (pixel options scaled)")
+    parser.add_argument(
+        "--methods", nargs="*", default=[], help="other methods at their defaults (pixel options scaled)"
+    )
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
     parser.add_argument("--n", type=int, default=16)
     parser.add_argument("--sanity", action="store_true", help="also the rank correlation with the randomised model")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--photos", action="store_true", help="insertion - deletion on the development photos instead")
-    parser.add_argument("--composites", nargs="*", choices=("flat", "texture", "pairs"), help="the composites' dev split instead")
+    parser.add_argument(
+        "--composites", nargs="*", choices=("flat", "texture", "pairs"), help="the composites' dev split instead"
+    )
     parser.add_argument("--model", default="efficientnet_lite0", help="the real model for --composites")
     parser.add_argument("--photo-names", nargs="+", default=list(DEV_PHOTOS), choices=DEV_PHOTOS)
     parser.add_argument("--device", default="cpu", help="where the models run (cpu, cuda)")
@@ -288,7 +340,11 @@ def main() -> None:
         size = min(x.shape[-2:])
         rand = randomised_copy(model.module, seed=0) if args.sanity else None
         for label, method, params in jobs:
-            p = resolve(params, size) if method == "neuromask" else neuromask.method_info(method).scaled_options((x.shape[-2], x.shape[-1]))
+            p = (
+                resolve(params, size)
+                if method == "neuromask"
+                else neuromask.method_info(method).scaled_options((x.shape[-2], x.shape[-1]))
+            )
             attr, secs = run(method, model, x, y, p)
             rho = None
             if rand is not None:

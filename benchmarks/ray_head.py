@@ -29,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 from dataset_runs import write_image_folder  # noqa: E402  (the tests' PNG folders)
 from machine import describe  # noqa: E402
-
 from neuromask.runs import RunResults  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -43,15 +42,31 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         ids = write_image_folder(work / "images", 12)
-        base = [sys.executable, "-m", "neuromask.cli.main", "explain-dataset", str(work / "images"),
-                "--model", "triangles_squares-cnn", "--methods", "saliency,neuromask",
-                "--option", "neuromask.steps=10", "--batch-size", "2", "--quiet"]
+        base = [
+            sys.executable,
+            "-m",
+            "neuromask.cli.main",
+            "explain-dataset",
+            str(work / "images"),
+            "--model",
+            "triangles_squares-cnn",
+            "--methods",
+            "saliency,neuromask",
+            "--option",
+            "neuromask.steps=10",
+            "--batch-size",
+            "2",
+            "--quiet",
+        ]
         runs = {}
         for name, extra in (("in-process", []), ("head node", ["--workers", "2", "--address", args.address])):
             start = time.perf_counter()
             done = subprocess.run(base + ["--out", str(work / name)] + extra, capture_output=True, text=True)
-            runs[name] = {"exit": done.returncode, "seconds": round(time.perf_counter() - start, 1),
-                          "stderr_tail": done.stderr[-500:]}
+            runs[name] = {
+                "exit": done.returncode,
+                "seconds": round(time.perf_counter() - start, 1),
+                "stderr_tail": done.stderr[-500:],
+            }
         a, b = RunResults(work / "in-process"), RunResults(work / "head node")
         columns = ["image", "method", "status", "target"]
         same_rows = sorted(map(str, a.table.select(columns).to_pylist())) == sorted(
@@ -59,9 +74,14 @@ def main() -> None:
         )
         diffs = [float(np.abs(a.map(i, m) - b.map(i, m)).max()) for i in ids for m in ("saliency", "neuromask")]
     result = {
-        "address": args.address, "runs": runs, "rows": [a.table.num_rows, b.table.num_rows],
-        "same_rows": same_rows, "maps": len(diffs), "maps_equal": sum(d == 0 for d in diffs),
-        "max_abs_difference": max(diffs), "machine": machine,
+        "address": args.address,
+        "runs": runs,
+        "rows": [a.table.num_rows, b.table.num_rows],
+        "same_rows": same_rows,
+        "maps": len(diffs),
+        "maps_equal": sum(d == 0 for d in diffs),
+        "max_abs_difference": max(diffs),
+        "machine": machine,
     }
     lines = [
         "# explain-dataset against a separately started Ray head node",

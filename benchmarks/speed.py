@@ -26,9 +26,8 @@ import torch
 from skimage import data
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import describe  # noqa: E402
-
 import neuromask  # noqa: E402
+from machine import describe  # noqa: E402
 from neuromask.images import preprocess_image  # noqa: E402
 from neuromask.models import load_model  # noqa: E402
 
@@ -100,8 +99,11 @@ def main() -> None:
                 "extremal_perturbation_all_runs": [s / batch for s in extremal],
             }
         )
-        print(f"batch {batch}: neuromask {statistics.median(seconds):.1f} s, floor {floor:.1f} s, "
-              f"extremal perturbation {statistics.median(extremal):.1f} s", file=sys.stderr)
+        print(
+            f"batch {batch}: neuromask {statistics.median(seconds):.1f} s, floor {floor:.1f} s, "
+            f"extremal perturbation {statistics.median(extremal):.1f} s",
+            file=sys.stderr,
+        )
 
     machine = describe()
     lines = [

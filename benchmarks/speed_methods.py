@@ -27,9 +27,8 @@ import torch
 from skimage import data
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import describe  # noqa: E402
-
 import neuromask  # noqa: E402
+from machine import describe  # noqa: E402
 from neuromask.images import preprocess_image  # noqa: E402
 from neuromask.models import load_model  # noqa: E402
 
@@ -53,8 +52,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--long", type=float, default=10.0, help="a method slower than this runs once")
     parser.add_argument("--methods", default="all", help="'all' or a comma-separated list")
-    parser.add_argument("--batch-sizes", type=int, nargs="*", default=[5, 10, 25, 50],
-                        help="internal batch sizes to time integrated gradients with (none: skip)")
+    parser.add_argument(
+        "--batch-sizes",
+        type=int,
+        nargs="*",
+        default=[5, 10, 25, 50],
+        help="internal batch sizes to time integrated gradients with (none: skip)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -90,8 +94,13 @@ def main() -> None:
     ]
     lines += [f"| {r['method']} | {r['seconds']:.2f} | {r['seconds'] / unit:.1f} | {r['runs']} |" for r in rows]
     if study:
-        lines += ["", "Integrated gradients (50 steps) against its internal batch size:", "",
-                  "| batch_size | seconds |", "|---:|---:|"]
+        lines += [
+            "",
+            "Integrated gradients (50 steps) against its internal batch size:",
+            "",
+            "| batch_size | seconds |",
+            "|---:|---:|",
+        ]
         lines += [f"| {s['batch_size']} | {s['seconds']:.2f} |" for s in study]
     lines += ["", "Machine: " + ", ".join(f"{k} {v}" for k, v in machine.items())]
     table = "\n".join(lines)

@@ -30,12 +30,21 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import describe  # noqa: E402
-
 from neuromask.runs import explain_dataset  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
-          "retina", "colorwheel", "stereo_motorcycle", "logo")
+PHOTOS = (
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "colorwheel",
+    "stereo_motorcycle",
+    "logo",
+)
 MODEL = "efficientnet_lite0"
 
 
@@ -51,8 +60,9 @@ def write_photos(root: Path, n: int) -> None:
 def timed_run(source: Path, work: Path, method: str, options: dict, **kwargs) -> float:
     out = Path(tempfile.mkdtemp(dir=work))
     start = time.perf_counter()
-    summary = explain_dataset(source, MODEL, [method], out, options={method: options} if options else None,
-                              quiet=True, **kwargs)
+    summary = explain_dataset(
+        source, MODEL, [method], out, options={method: options} if options else None, quiet=True, **kwargs
+    )
     seconds = time.perf_counter() - start
     if not summary.ok:
         raise SystemExit(f"{method} {kwargs}: failures {summary.failures}")
@@ -86,10 +96,18 @@ def main() -> None:
         try:
             for method, options in methods:
                 for name, kwargs in configs:
-                    per_image = [timed_run(source, work, method, options, **kwargs) / args.images
-                                 for _ in range(args.repeats)]
-                    rows.append({"method": method, "options": options, "config": name,
-                                 "seconds_per_image": per_image, "median": statistics.median(per_image)})
+                    per_image = [
+                        timed_run(source, work, method, options, **kwargs) / args.images for _ in range(args.repeats)
+                    ]
+                    rows.append(
+                        {
+                            "method": method,
+                            "options": options,
+                            "config": name,
+                            "seconds_per_image": per_image,
+                            "median": statistics.median(per_image),
+                        }
+                    )
                     print(f"{method} {name}: {per_image}", file=sys.stderr)
         finally:
             ray.shutdown()

@@ -60,8 +60,10 @@ def _own_public_members(module: ModuleType) -> list[str]:
     names = getattr(module, "__all__", None)
     if names is None:
         names = [
-            n for n, obj in vars(module).items()
-            if not n.startswith("_") and getattr(obj, "__module__", None) == module.__name__
+            n
+            for n, obj in vars(module).items()
+            if not n.startswith("_")
+            and getattr(obj, "__module__", None) == module.__name__
             and (inspect.isfunction(obj) or inspect.isclass(obj))
         ]
     return sorted(names)
@@ -81,7 +83,11 @@ def pages(root: ModuleType) -> dict[str, list[str]]:
         lines += _document(qualname, obj)
 
     top = _title("neuromask") + [
-        ".. automodule:: neuromask", "   :no-members:", "", ".. currentmodule:: neuromask", "",
+        ".. automodule:: neuromask",
+        "   :no-members:",
+        "",
+        ".. currentmodule:: neuromask",
+        "",
     ]
     for name in root.__all__:
         add(f"neuromask.{name}", getattr(root, name), top)
@@ -91,8 +97,14 @@ def pages(root: ModuleType) -> dict[str, list[str]]:
         module = importlib.import_module(modname)
         # A subpackage that shares its name with a documented function (``neuromask.methods``) is not indexed.
         no_index = ["   :no-index:"] if any(q == modname for q in seen.values()) else []
-        lines = _title(modname) + [f".. automodule:: {modname}", "   :no-members:", *no_index, "",
-                                   f".. currentmodule:: {modname}", ""]
+        lines = _title(modname) + [
+            f".. automodule:: {modname}",
+            "   :no-members:",
+            *no_index,
+            "",
+            f".. currentmodule:: {modname}",
+            "",
+        ]
         is_package = hasattr(module, "__path__")
         if hasattr(module, "__all__") or not is_package:
             for name in _own_public_members(module):
@@ -103,8 +115,13 @@ def pages(root: ModuleType) -> dict[str, list[str]]:
                 members = [n for n in _own_public_members(sub) if id(getattr(sub, n)) not in seen]
                 if not members and not (sub.__doc__ or "").strip():
                     continue
-                lines += _title(subname, "-") + [f".. automodule:: {subname}", "   :no-members:", "",
-                                                 f".. currentmodule:: {subname}", ""]
+                lines += _title(subname, "-") + [
+                    f".. automodule:: {subname}",
+                    "   :no-members:",
+                    "",
+                    f".. currentmodule:: {subname}",
+                    "",
+                ]
                 for name in members:
                     add(f"{subname}.{name}", getattr(sub, name), lines)
         out[modname] = lines
@@ -142,14 +159,19 @@ def write(folder: Path) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     written = pages(neuromask)
-    index = _title("API reference") + [
-        "Generated from the package at build time (``docs/apigen.py``): the names of",
-        "``neuromask.__all__`` first, then each public subpackage and module.",
-        "",
-        ".. toctree::",
-        "   :maxdepth: 2",
-        "",
-    ] + [f"   {name}" for name in written] + [""]
+    index = (
+        _title("API reference")
+        + [
+            "Generated from the package at build time (``docs/apigen.py``): the names of",
+            "``neuromask.__all__`` first, then each public subpackage and module.",
+            "",
+            ".. toctree::",
+            "   :maxdepth: 2",
+            "",
+        ]
+        + [f"   {name}" for name in written]
+        + [""]
+    )
     pages_now = {"index": index, **written}
     for stale in folder.glob("*.rst"):
         if stale.stem not in pages_now:  # a module that was renamed or removed

@@ -20,8 +20,10 @@ def main(html: str) -> int:
     wanted = {f"neuromask.{name}" for name in neuromask.__all__}
     missing = sorted(wanted - ids)
     objects = ids
-    print(f"API reference: {len(wanted & ids)} of the {len(wanted)} names of neuromask.__all__ documented; "
-          f"{len(objects)} documented objects in all")
+    print(
+        f"API reference: {len(wanted & ids)} of the {len(wanted)} names of neuromask.__all__ documented; "
+        f"{len(objects)} documented objects in all"
+    )
     if missing:
         print(f"missing from the API reference: {', '.join(missing)}", file=sys.stderr)
         return 1

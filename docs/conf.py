@@ -10,8 +10,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # the gallery's examples draw without a display
 
-import neuromask  # noqa: E402
 import torch  # noqa: E402
+
+import neuromask  # noqa: E402
 
 # The gallery's examples run in this process on 32-48 px images. One thread: on a shared,
 # loaded machine OpenMP's second thread only spins (measured: NeuroMask, 60 steps on a
@@ -73,8 +74,12 @@ def plain_text_docstrings(app, what, name, obj, options, lines: list[str]) -> No
     block after a line ending in ``:`` and a blank line (made a literal block, shown as
     written). A builtin type's own docstring (``dict``'s for a dict constant) is dropped.
     """
-    if what in ("data", "attribute") and lines and type(obj).__doc__ and \
-            "\n".join(lines).strip() == inspect.cleandoc(type(obj).__doc__).strip():
+    if (
+        what in ("data", "attribute")
+        and lines
+        and type(obj).__doc__
+        and "\n".join(lines).strip() == inspect.cleandoc(type(obj).__doc__).strip()
+    ):
         lines[:] = []
         return
     literal_at: int | None = None  # the indent of the line that opened the current literal block
@@ -84,9 +89,15 @@ def plain_text_docstrings(app, what, name, obj, options, lines: list[str]) -> No
         if literal_at is not None:
             continue
         stripped = line.rstrip()
-        nxt = next((ln for ln in lines[i + 2:] if ln.strip()), None)
-        opens = (stripped.endswith(":") and not stripped.lstrip().startswith(":") and i + 1 < len(lines)
-                 and not lines[i + 1].strip() and nxt is not None and _indent(nxt) > _indent(line))
+        nxt = next((ln for ln in lines[i + 2 :] if ln.strip()), None)
+        opens = (
+            stripped.endswith(":")
+            and not stripped.lstrip().startswith(":")
+            and i + 1 < len(lines)
+            and not lines[i + 1].strip()
+            and nxt is not None
+            and _indent(nxt) > _indent(line)
+        )
         if opens and not stripped.endswith("::"):
             stripped += ":"
         parts = stripped.split("``")

@@ -48,7 +48,9 @@ def imports(path: Path) -> set[str]:
             # `from ..x import y` imports the module x.y when y is a module, else a member of x.
             for alias in node.names:
                 sub = f"{target}.{alias.name}"
-                is_module = (SRC / Path(*sub.split("."))).with_suffix(".py").exists() or (SRC / Path(*sub.split("."))).is_dir()
+                is_module = (SRC / Path(*sub.split("."))).with_suffix(".py").exists() or (
+                    SRC / Path(*sub.split("."))
+                ).is_dir()
                 found.add(sub if is_module else target)
     return found
 

@@ -73,8 +73,11 @@ def test_an_unavailable_method_is_reported_with_its_install_command(monkeypatch)
     assert "saliency" not in neuromask.methods(available=True)
     assert "saliency" in neuromask.methods()
     with pytest.raises(MissingDependencyError, match="pip install something"):
-        neuromask.explain(nn.Sequential(nn.Conv2d(3, 2, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten()),
-                          torch.rand(1, 3, 8, 8), method="saliency")
+        neuromask.explain(
+            nn.Sequential(nn.Conv2d(3, 2, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten()),
+            torch.rand(1, 3, 8, 8),
+            method="saliency",
+        )
 
 
 def test_a_registration_without_kind_or_order_is_refused() -> None:

@@ -11,8 +11,8 @@ import torch
 from skimage import data
 
 import neuromask
-from neuromask.cli.main import main
 from helpers import assert_same_state, model_state
+from neuromask.cli.main import main
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ def test_neuromask_on_chelsea_with_the_real_model(lite0) -> None:
     assert_same_state(before, model_state(lite0.module))
     assert lite0.label(int(e.target[0])) in ("tabby", "tiger cat", "Egyptian cat")
     assert e.attribution.shape == (1, 224, 224)
-    assert 0.0 <= float(e.attribution.min()) and float(e.attribution.max()) <= 1.0
+    assert float(e.attribution.min()) >= 0.0 and float(e.attribution.max()) <= 1.0
     assert e.extras["history"].shape == (1, 3, 224, 224)
     # the mask starts at 0.5 everywhere and the sparsity term has started to lower it
     assert float(e.extras["mask_mean"][0]) < 0.5
@@ -50,7 +50,12 @@ def test_demo_writes_the_overlay_evolution_and_record(tmp_path: Path, capsys) ->
     out = tmp_path / "demo"
     assert main(["demo", "--steps", "4", "--quiet", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    for name in ("chelsea.neuromask.png", "chelsea.neuromask.evolution.png", "chelsea.neuromask.json", "chelsea.neuromask.npy"):
+    for name in (
+        "chelsea.neuromask.png",
+        "chelsea.neuromask.evolution.png",
+        "chelsea.neuromask.json",
+        "chelsea.neuromask.npy",
+    ):
         assert (out / name).stat().st_size > 0, name
         assert name in printed
     record = json.loads((out / "chelsea.neuromask.json").read_text())

@@ -141,7 +141,9 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
     }
 
 
-@pytest.mark.parametrize("case", ["missing", "folder", "empty", "text", "noise", "truncated", "corrupt", "1x1", "100x4"])
+@pytest.mark.parametrize(
+    "case", ["missing", "folder", "empty", "text", "noise", "truncated", "corrupt", "1x1", "100x4"]
+)
 def test_each_bad_image_gives_a_one_line_image_load_error(case: str, tmp_path: Path) -> None:
     path, fragment = _bad_files(tmp_path)[case]
     with pytest.raises(ImageLoadError) as info:
@@ -240,7 +242,7 @@ def test_to_original_size_upsamples_a_small_image() -> None:
     _, geometry = preprocess_image(_model(), Image.new("RGB", (30, 20)))
     attribution = torch.rand(224, 224, generator=torch.Generator().manual_seed(0))
     out = to_original_size(attribution, geometry)
-    assert out.shape == (20, 30) and 0 <= out.min() and out.max() <= 1
+    assert out.shape == (20, 30) and out.min() >= 0 and out.max() <= 1
 
 
 def test_to_original_size_refuses_the_wrong_shape() -> None:

@@ -18,10 +18,7 @@ from neuromask.metrics import faithfulness
 model = neuromask.load_model("shapes_on_texture-cnn")
 inputs = datasets.generate("shapes_on_texture", 1, seed=1).images  # (1, 1, 48, 48)
 
-maps = {
-    name: neuromask.explain(model, inputs, method=name)
-    for name in ("saliency", "gradcam", "random")
-}
+maps = {name: neuromask.explain(model, inputs, method=name) for name in ("saliency", "gradcam", "random")}
 target = maps["saliency"].target
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))

@@ -27,8 +27,10 @@ print("the model says:", model.label(int(probs.argmax())), f"(p = {probs.max():.
 
 mask = neuromask.explain(model, inputs, method="neuromask", steps=200, history_every=50)
 cam = neuromask.explain(model, inputs, method="gradcam")
-print(f"NeuroMask kept {mask.extras['mask_mean'][0]:.0%} of the image; "
-      f"p(target) on the masked image: {mask.extras['masked_probability'][0]:.3f}")
+print(
+    f"NeuroMask kept {mask.extras['mask_mean'][0]:.0%} of the image; "
+    f"p(target) on the masked image: {mask.extras['masked_probability'][0]:.3f}"
+)
 
 # %%
 # Draw the image, its evidence and the two maps.

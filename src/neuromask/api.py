@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import inspect
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn

@@ -32,7 +32,6 @@ The command line's exit codes, one rule for every subcommand:
 
 from __future__ import annotations
 
-
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -89,6 +88,5 @@ def require(module: str, extra: str, purpose: str):  # noqa: ANN201 - returns a 
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingDependencyError(
-            f"{purpose} needs the '{module}' package; install it with "
-            f"`pip install 'neuromask[{extra}]'` ({exc})"
+            f"{purpose} needs the '{module}' package; install it with `pip install 'neuromask[{extra}]'` ({exc})"
         ) from exc

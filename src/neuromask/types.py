@@ -14,8 +14,9 @@ Shape glossary used in every docstring of the package:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -64,7 +65,7 @@ class Explanation:
     def __len__(self) -> int:
         return int(self.attribution.shape[0])
 
-    def __getitem__(self, i: int) -> "Explanation":
+    def __getitem__(self, i: int) -> Explanation:
         """The explanation of image ``i`` alone, as a batch of one."""
         sl = slice(i, i + 1) if i >= 0 else slice(i, (i + 1) or None)
         extras = {
@@ -72,8 +73,13 @@ class Explanation:
             for k, v in self.extras.items()
         }
         return Explanation(
-            self.attribution[sl], self.target[sl], self.method, self.params,
-            self.probability[sl], self.seconds, extras,
+            self.attribution[sl],
+            self.target[sl],
+            self.method,
+            self.params,
+            self.probability[sl],
+            self.seconds,
+            extras,
         )
 
 

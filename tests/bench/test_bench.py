@@ -11,10 +11,9 @@ import torch
 from torch import nn
 
 from helpers import GreyCNN
-
 from neuromask.bench import RowStore, read_rows, write_report
-from neuromask.bench.rows import Row
 from neuromask.bench.report import bootstrap_interval, summarise
+from neuromask.bench.rows import Row
 from neuromask.bench.runner import Group, _metrics_of, _record_run, cell_config, run_group
 from neuromask.bench.suites import SUITES, Goals, Suite
 from neuromask.cli.main import build_parser
@@ -25,15 +24,15 @@ from neuromask.types import LoadedModel
 METHOD_NAMES = ["center", "saliency", "test_broken"]
 
 
-
-
 def _broken(model: nn.Module, inputs: torch.Tensor, target: torch.Tensor) -> None:
     raise RuntimeError("this method always fails\nsecond line")
 
 
 @pytest.fixture
 def broken_method(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(METHODS._entries, "test_broken", Entry("test_broken", _broken, {"kind": "gradient", "order": 99}))
+    monkeypatch.setitem(
+        METHODS._entries, "test_broken", Entry("test_broken", _broken, {"kind": "gradient", "order": 99})
+    )
 
 
 @pytest.fixture
@@ -60,8 +59,13 @@ SUITE = Suite(
     datasets=(),
     dataset_images=2,
     photos=(),
-    metric_params={"datasets": {"deletion": {"pixels_per_step": 16}, "insertion": {"pixels_per_step": 16},
-                                "region_perturbation": {"regions": 4}}},
+    metric_params={
+        "datasets": {
+            "deletion": {"pixels_per_step": 16},
+            "insertion": {"pixels_per_step": 16},
+            "region_perturbation": {"regions": 4},
+        }
+    },
 )
 
 
@@ -91,7 +95,13 @@ def test_report_reads_rows_only(group: Group, broken_method: None, tmp_path: Pat
     run_group(group, METHOD_NAMES, SUITE, RowStore(tmp_path / "rows.jsonl"), tmp_path)
     paths = write_report(tmp_path)
     names = {p.name for p in paths}
-    assert {"summary.csv", "results.md", "index.html", "energy_pointing_game.png", "quality_vs_seconds-energy_pointing_game.png"} <= names
+    assert {
+        "summary.csv",
+        "results.md",
+        "index.html",
+        "energy_pointing_game.png",
+        "quality_vs_seconds-energy_pointing_game.png",
+    } <= names
     md = (tmp_path / "results.md").read_text()
     assert "| saliency |" in md and "| center |" in md
     assert "insertion_minus_deletion ↑" in md and "seconds ↓" in md and "equal_area_iou ↑" in md
@@ -106,14 +116,20 @@ def test_report_reads_rows_only(group: Group, broken_method: None, tmp_path: Pat
 
 def test_report_values_and_derived_column(tmp_path: Path) -> None:
     rows = [
-        Row("g", "a", "0", "insertion", 0.9), Row("g", "a", "0", "deletion", 0.2),
-        Row("g", "a", "1", "insertion", 0.7), Row("g", "a", "1", "deletion", 0.4),
-        Row("g", "b", "0", "insertion", 0.5), Row("g", "b", "0", "deletion", 0.5),
+        Row("g", "a", "0", "insertion", 0.9),
+        Row("g", "a", "0", "deletion", 0.2),
+        Row("g", "a", "1", "insertion", 0.7),
+        Row("g", "a", "1", "deletion", 0.4),
+        Row("g", "b", "0", "insertion", 0.5),
+        Row("g", "b", "0", "deletion", 0.5),
         Row("g", "b", "1", "insertion", None, "error", "ValueError: x"),
     ]
     (tmp_path / "rows.jsonl").write_text("".join(r.to_json() + "\n" for r in rows) + '{"group": "g", "meth')
     write_report(tmp_path, charts=False, paired=False)
-    summary = {(l.split(",")[1], l.split(",")[2]): l.split(",") for l in (tmp_path / "summary.csv").read_text().splitlines()[1:]}
+    summary = {
+        (line.split(",")[1], line.split(",")[2]): line.split(",")
+        for line in (tmp_path / "summary.csv").read_text().splitlines()[1:]
+    }
     assert float(summary[("a", "insertion_minus_deletion")][5]) == pytest.approx(0.5)  # (0.7 + 0.3) / 2
     assert float(summary[("a", "deletion")][5]) == pytest.approx(0.3)
     assert summary[("b", "insertion")][10] == "1"  # one failure
@@ -132,14 +148,18 @@ def test_bootstrap_interval_known_answers() -> None:
     assert all(np.isnan(v) for v in bootstrap_interval([1.0], resamples=10, seed=0))
 
 
-def test_a_changed_option_is_a_new_cell_and_only_the_latest_is_reported(
-    group: Group, tmp_path: Path
-) -> None:
+def test_a_changed_option_is_a_new_cell_and_only_the_latest_is_reported(group: Group, tmp_path: Path) -> None:
     store = RowStore(tmp_path / "rows.jsonl")
     run_group(group, ["center"], SUITE, store, tmp_path)
     before = read_rows(tmp_path / "rows.jsonl")
-    changed = Suite(name="test", datasets=(), dataset_images=2, photos=(), metric_params=SUITE.metric_params,
-                    method_params={"datasets": {"center": {"sigma": 0.1}}})
+    changed = Suite(
+        name="test",
+        datasets=(),
+        dataset_images=2,
+        photos=(),
+        metric_params=SUITE.metric_params,
+        method_params={"datasets": {"center": {"sigma": 0.1}}},
+    )
     assert cell_config(SUITE, "center", {}) != cell_config(changed, "center", {"sigma": 0.1})
     # The default written out is the same configuration as the default left implicit.
     assert cell_config(SUITE, "center", {}) == cell_config(SUITE, "center", {"sigma": 0.25})
@@ -147,7 +167,9 @@ def test_a_changed_option_is_a_new_cell_and_only_the_latest_is_reported(
     after = read_rows(tmp_path / "rows.jsonl")
     assert written == 0 and len(after) == 2 * len(before), "every cell again, none reused"
     energy = summarise(after)["grey-net"]["center"]["energy_pointing_game"]
-    narrow = [r.value for r in after if r.metric == "energy_pointing_game" and r.config not in {b.config for b in before}]
+    narrow = [
+        r.value for r in after if r.metric == "energy_pointing_game" and r.config not in {b.config for b in before}
+    ]
     assert energy.mean == pytest.approx(sum(narrow) / len(narrow)) and energy.n == 2
 
 
@@ -169,10 +191,14 @@ def test_machine_json_keeps_every_run(tmp_path: Path) -> None:
 
 def test_two_object_scenes_margin_share_and_goals(tmp_path: Path) -> None:
     rows = [
-        Row("pairs", "good", "0", "mass_margin", 0.6), Row("pairs", "good", "1", "mass_margin", 0.2),
-        Row("pairs", "bad", "0", "mass_margin", -0.1), Row("pairs", "bad", "1", "mass_margin", 0.3),
-        Row("pairs", "good", "0", "energy_pointing_game", 0.80), Row("pairs", "good", "1", "energy_pointing_game", 0.80),
-        Row("pairs", "bad", "0", "energy_pointing_game", 0.81), Row("pairs", "bad", "1", "energy_pointing_game", 0.83),
+        Row("pairs", "good", "0", "mass_margin", 0.6),
+        Row("pairs", "good", "1", "mass_margin", 0.2),
+        Row("pairs", "bad", "0", "mass_margin", -0.1),
+        Row("pairs", "bad", "1", "mass_margin", 0.3),
+        Row("pairs", "good", "0", "energy_pointing_game", 0.80),
+        Row("pairs", "good", "1", "energy_pointing_game", 0.80),
+        Row("pairs", "bad", "0", "energy_pointing_game", 0.81),
+        Row("pairs", "bad", "1", "energy_pointing_game", 0.83),
     ]
     (tmp_path / "rows.jsonl").write_text("".join(r.to_json() + "\n" for r in rows))
     write_report(tmp_path, charts=False, goal=Goals(highlight="good", min_margin=0.5))
@@ -180,7 +206,9 @@ def test_two_object_scenes_margin_share_and_goals(tmp_path: Path) -> None:
     assert "own-minus-other mass margin 0.400 [0.200, 0.600] (n=2); goal (at least 0.5) missed by 0.100" in md
     assert "share with more mass on its own object 1.000 [1.000, 1.000] (n=2); goal (at least 100%) met" in md
     # 0.80 against the best other 0.82: within 0.02.
-    assert "energy_pointing_game 0.800 [0.800, 0.800] (n=2); best other bad" in md and "within 0.02 of the best) met" in md
+    assert (
+        "energy_pointing_game 0.800 [0.800, 0.800] (n=2); best other bad" in md and "within 0.02 of the best) met" in md
+    )
     csv_lines = (tmp_path / "summary.csv").read_text().splitlines()
     assert any(line.startswith("pairs,bad,own_above_other,localisation,True,0.5,") for line in csv_lines)
 
@@ -209,7 +237,9 @@ def test_read_rows_keeps_the_last_row_per_cell(tmp_path: Path) -> None:
 def test_cli_and_suites() -> None:
     args = build_parser().parse_args(["benchmark", "--suite", "full", "--out", "x"])
     assert args.suite == "full" and callable(args.run) and args.parts is None and args.categories is None
-    args = build_parser().parse_args(["benchmark", "--out", "x", "--parts", "composites", "--categories", "localisation"])
+    args = build_parser().parse_args(
+        ["benchmark", "--out", "x", "--parts", "composites", "--categories", "localisation"]
+    )
     assert args.parts == ["composites"] and args.categories == ["localisation"]
     assert set(SUITES) == {"quick", "full"}
     full = SUITES["full"]
@@ -244,9 +274,14 @@ def test_a_cuda_run_scores_like_the_cpu_run(tmp_path: Path) -> None:
     rounding) the same localisation figures; machine.json records the device."""
     from neuromask.bench import run
 
-    suite = Suite(name="device", datasets=("triangles_squares-cnn",), dataset_images=3, photos=(),
-                  categories={"datasets": ("localisation",)},
-                  method_params={"datasets": {"neuromask": {"steps": 20}}})
+    suite = Suite(
+        name="device",
+        datasets=("triangles_squares-cnn",),
+        dataset_images=3,
+        photos=(),
+        categories={"datasets": ("localisation",)},
+        method_params={"datasets": {"neuromask": {"steps": 20}}},
+    )
     values, maps = {}, {}
     for device in ("cpu", "cuda"):
         assert run(suite, tmp_path / device, methods=["saliency", "neuromask"], device=device, progress=False) == 0
@@ -274,8 +309,13 @@ def test_groups_restricts_the_run_and_an_unknown_group_is_named(tmp_path: Path) 
     from neuromask import InputError
     from neuromask.bench import run
 
-    suite = Suite(name="groups", datasets=("triangles_squares-cnn", "counting-cnn"), dataset_images=1, photos=(),
-                  categories={"datasets": ("localisation",)})
+    suite = Suite(
+        name="groups",
+        datasets=("triangles_squares-cnn", "counting-cnn"),
+        dataset_images=1,
+        photos=(),
+        categories={"datasets": ("localisation",)},
+    )
     assert run(suite, tmp_path, methods=["center"], groups=("counting-cnn",), progress=False) == 0
     assert {r.group for r in read_rows(tmp_path / "rows.jsonl")} == {"counting-cnn"}
     with pytest.raises(InputError, match="no group named nope.*counting-cnn"):

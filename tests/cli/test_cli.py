@@ -47,7 +47,9 @@ def photos(tmp_path: Path) -> list[Path]:
 
 def test_explain_writes_npy_png_json_at_original_size(model_file, photos, tmp_path, capsys) -> None:
     out = tmp_path / "out"
-    code = main(["explain", *map(str, photos), "--model", str(model_file), "--steps", "3", "--out", str(out), "--quiet"])
+    code = main(
+        ["explain", *map(str, photos), "--model", str(model_file), "--steps", "3", "--out", str(out), "--quiet"]
+    )
     assert code == 0
     for path, size in zip(photos, ((90, 160), (150, 100))):
         att = np.load(out / f"{path.stem}.neuromask.npy")
@@ -62,8 +64,25 @@ def test_explain_writes_npy_png_json_at_original_size(model_file, photos, tmp_pa
 
 def test_target_by_index_and_option_by_param(model_file, photos, tmp_path) -> None:
     out = tmp_path / "out"
-    code = main(["explain", str(photos[0]), "--model", str(model_file), "--target", "2", "--steps", "2",
-                 "--param", "baseline=zero", "--param", "mask_size=null", "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "explain",
+            str(photos[0]),
+            "--model",
+            str(model_file),
+            "--target",
+            "2",
+            "--steps",
+            "2",
+            "--param",
+            "baseline=zero",
+            "--param",
+            "mask_size=null",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 0
     record = json.loads((out / "wide.neuromask.json").read_text())
     assert record["target"] == 2 and record["params"]["baseline"] == "zero" and record["params"]["mask_size"] is None
@@ -86,8 +105,21 @@ def test_batch_keeps_good_results_and_reports_each_failure(model_file, photos, t
     Image.new("RGB", (1, 1)).save(dot)
     paths.append(dot)
     out = tmp_path / "out"
-    code = main(["explain", str(photos[0]), *map(str, paths), str(photos[1]), "--model", str(model_file),
-                 "--steps", "2", "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "explain",
+            str(photos[0]),
+            *map(str, paths),
+            str(photos[1]),
+            "--model",
+            str(model_file),
+            "--steps",
+            "2",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == len(paths)
@@ -107,7 +139,17 @@ def test_batch_keeps_good_results_and_reports_each_failure(model_file, photos, t
     ],
 )
 def test_bad_requests_exit_nonzero_with_one_line(model_file, photos, tmp_path, capsys, args, message) -> None:
-    argv = ["explain", str(photos[0]), "--model", str(model_file), "--steps", "1", "--out", str(tmp_path / "o"), "--quiet"]
+    argv = [
+        "explain",
+        str(photos[0]),
+        "--model",
+        str(model_file),
+        "--steps",
+        "1",
+        "--out",
+        str(tmp_path / "o"),
+        "--quiet",
+    ]
     if "--model" in args:
         argv[argv.index("--model") + 1] = args[1]
         args = []
@@ -122,9 +164,20 @@ def test_subprocess_exit_status_and_no_traceback(tmp_path) -> None:
     broken = tmp_path / "broken.jpg"
     broken.write_text("not a jpeg")
     proc = subprocess.run(
-        [sys.executable, "-m", "neuromask.cli.main", "explain", str(broken), "--model", str(tmp_path / "none.pt"),
-         "--out", str(tmp_path / "o")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "neuromask.cli.main",
+            "explain",
+            str(broken),
+            "--model",
+            str(tmp_path / "none.pt"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

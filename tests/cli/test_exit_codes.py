@@ -26,7 +26,9 @@ class BreaksOnWhite(nn.Module):
         self.head = nn.Linear(4, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if bool((x > 2.0).flatten(1).all(1).any()):  # an all-white image: white after ImageNet normalisation is about 2.2 to 2.6
+        if bool(
+            (x > 2.0).flatten(1).all(1).any()
+        ):  # an all-white image: white after ImageNet normalisation is about 2.2 to 2.6
             raise RuntimeError("an internal failure that is not about the input's shape")
         return self.head(torch.relu(self.conv(x)).mean(dim=(2, 3)))
 
@@ -52,8 +54,20 @@ def images(tmp_path: Path) -> dict[str, Path]:
 
 
 def _explain(model_file: Path, paths: list[Path], out: Path, *extra: str) -> int:
-    return main(["explain", *map(str, paths), "--model", str(model_file), "--method", "saliency",
-                 "--out", str(out), "--quiet", *extra])
+    return main(
+        [
+            "explain",
+            *map(str, paths),
+            "--model",
+            str(model_file),
+            "--method",
+            "saliency",
+            "--out",
+            str(out),
+            "--quiet",
+            *extra,
+        ]
+    )
 
 
 def test_exit_0_when_everything_was_written(model_file, images, tmp_path) -> None:
@@ -69,14 +83,17 @@ def test_exit_1_keeps_the_others_and_names_the_failed_file(model_file, images, t
     assert {p.name for p in (tmp_path / "o").glob("*.json")} == {"a.saliency.json", "b.saliency.json"}
 
 
-@pytest.mark.parametrize("argv_tail, fragment", [
-    (["--method", "nope"], "unknown method"),
-    (["--method", "saliency", "--param", "stpes=3"], "no option 'stpes'"),
-    (["--method", "saliency", "--param", "noequals"], "--param must be KEY=VALUE"),
-    (["--method", "saliency", "--target", "7"], "[0, 2]"),
-    (["--method", "saliency", "--target", "zebra"], "zebra"),
-    (["--method", "neuromask", "--preset", "nonsense"], "no preset 'nonsense'"),
-])
+@pytest.mark.parametrize(
+    "argv_tail, fragment",
+    [
+        (["--method", "nope"], "unknown method"),
+        (["--method", "saliency", "--param", "stpes=3"], "no option 'stpes'"),
+        (["--method", "saliency", "--param", "noequals"], "--param must be KEY=VALUE"),
+        (["--method", "saliency", "--target", "7"], "[0, 2]"),
+        (["--method", "saliency", "--target", "zebra"], "zebra"),
+        (["--method", "neuromask", "--preset", "nonsense"], "no preset 'nonsense'"),
+    ],
+)
 def test_exit_2_for_a_bad_request_before_any_work(model_file, images, tmp_path, capsys, argv_tail, fragment) -> None:
     out = tmp_path / "o"
     code = main(["explain", str(images["a"]), "--model", str(model_file), "--out", str(out), "--quiet", *argv_tail])
@@ -86,12 +103,25 @@ def test_exit_2_for_a_bad_request_before_any_work(model_file, images, tmp_path, 
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_exit_2_for_a_missing_extra_names_the_install_command(model_file, images, tmp_path, capsys, monkeypatch) -> None:
+def test_exit_2_for_a_missing_extra_names_the_install_command(
+    model_file, images, tmp_path, capsys, monkeypatch
+) -> None:
     import neuromask.explainers as explainers
 
     monkeypatch.setattr(explainers, "_importable", lambda module: False)
-    code = main(["explain", str(images["a"]), "--model", str(model_file), "--method", "lrp_epsilon",
-                 "--out", str(tmp_path / "o"), "--quiet"])
+    code = main(
+        [
+            "explain",
+            str(images["a"]),
+            "--model",
+            str(model_file),
+            "--method",
+            "lrp_epsilon",
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert "pip install" in err and len(err.splitlines()) == 1
@@ -119,7 +149,9 @@ def test_exit_3_an_unexpected_error_in_one_image_shows_its_traceback_and_keeps_t
     assert {p.name for p in out.glob("*.json")} == {"a.saliency.json", "b.saliency.json"}
 
 
-def test_exit_3_a_library_bug_is_not_disguised_as_a_user_error(model_file, images, tmp_path, capsys, monkeypatch) -> None:
+def test_exit_3_a_library_bug_is_not_disguised_as_a_user_error(
+    model_file, images, tmp_path, capsys, monkeypatch
+) -> None:
     import neuromask.cli.explain as cli_explain
 
     def buggy(*args, **kwargs):
@@ -157,8 +189,21 @@ def test_exit_130_on_ctrl_c_leaves_only_complete_files(model_file, images, tmp_p
 
 def test_compare_keeps_every_other_image_when_one_breaks_a_method(model_file, images, tmp_path, capsys) -> None:
     out = tmp_path / "c"
-    code = main(["compare", str(images["a"]), str(images["white"]), str(images["b"]), "--model", str(model_file),
-                 "--methods", "saliency,random", "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "compare",
+            str(images["a"]),
+            str(images["white"]),
+            str(images["b"]),
+            "--model",
+            str(model_file),
+            "--methods",
+            "saliency,random",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 3  # the white image breaks the model: unexpected, so a bug's exit code
     err = capsys.readouterr().err
     for method in ("saliency", "random"):  # explain() itself runs the model once, also for random
@@ -173,12 +218,42 @@ def test_pixel_options_follow_the_models_input_size(images, tmp_path) -> None:
     """triangles_squares-cnn takes 32 x 32: occlusion's 32 px window (given for 224 px) would
     cover the whole image; the CLI scales it from the registry unless the user sets it."""
     out = tmp_path / "o"
-    assert main(["explain", str(images["a"]), "--model", "triangles_squares-cnn", "--method", "occlusion",
-                 "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(images["a"]),
+                "--model",
+                "triangles_squares-cnn",
+                "--method",
+                "occlusion",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     record = json.loads((out / "a.occlusion.json").read_text())
     assert (record["params"]["window"], record["params"]["stride"]) == (5, 2)  # 32 and 16 x 32 / 224
-    assert main(["explain", str(images["a"]), "--model", "triangles_squares-cnn", "--method", "occlusion",
-                 "--param", "window=8", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(images["a"]),
+                "--model",
+                "triangles_squares-cnn",
+                "--method",
+                "occlusion",
+                "--param",
+                "window=8",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert json.loads((out / "a.occlusion.json").read_text())["params"]["window"] == 8
 
 
@@ -193,9 +268,25 @@ def test_a_real_ctrl_c_exits_130(model_file, images, tmp_path) -> None:
     # Far more than can run before the signal, even on an idle machine (100 ran out once).
     many = [images["a"], images["b"]] * 1000
     proc = subprocess.Popen(
-        [sys.executable, "-m", "neuromask.cli.main", "explain", *map(str, many), "--model", str(model_file),
-         "--steps", "30", "--batch-size", "1", "--out", str(out), "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "neuromask.cli.main",
+            "explain",
+            *map(str, many),
+            "--model",
+            str(model_file),
+            "--steps",
+            "30",
+            "--batch-size",
+            "1",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 180
     while not list(out.glob("*.json")) and time.monotonic() < deadline and proc.poll() is None:

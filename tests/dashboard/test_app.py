@@ -79,8 +79,13 @@ def test_a_torchscript_file_answers_like_the_model_it_was_saved_from(tmp_path: P
     builtin = neuromask.load_model("triangles_squares-cnn")
     path = tmp_path / "triangles.pt"
     torch.jit.trace(builtin.module, torch.rand(1, 1, 32, 32)).save(str(path))
-    at = _app(model="a model file or spec…", model_spec=str(path), model_size=32, model_channels=1,
-             model_norm="[0, 1] as they are")
+    at = _app(
+        model="a model file or spec…",
+        model_spec=str(path),
+        model_size=32,
+        model_channels=1,
+        model_norm="[0, 1] as they are",
+    )
     assert not at.exception and not at.error
     by_file = at.radio(key="target").options
     # The file has no labels, so its classes are indices; the probabilities are the built-in model's.
@@ -104,11 +109,16 @@ def test_the_results_page_shows_a_benchmark_folder() -> None:
 def test_the_results_page_shows_a_dataset_run(tmp_path: Path) -> None:
     import pandas as pd
 
-    pd.DataFrame({
-        "image": ["a.png", "b.png", "a.png"], "method": ["gradcam", "gradcam", "saliency"],
-        "status": ["ok", "failed", "ok"], "target": [3, -1, 3], "seconds": [0.5, 9.0, 0.25],
-        "error": ["", "ImageLoadError: 'b.png' is corrupt or truncated", ""],
-    }).to_parquet(tmp_path / "results.parquet")
+    pd.DataFrame(
+        {
+            "image": ["a.png", "b.png", "a.png"],
+            "method": ["gradcam", "gradcam", "saliency"],
+            "status": ["ok", "failed", "ok"],
+            "target": [3, -1, 3],
+            "seconds": [0.5, 9.0, 0.25],
+            "error": ["", "ImageLoadError: 'b.png' is corrupt or truncated", ""],
+        }
+    ).to_parquet(tmp_path / "results.parquet")
     at = _app(page="Results", results_folder=str(tmp_path))
     assert not at.exception and not at.error
     assert [s.value for s in at.subheader] == ["Dataset run"]

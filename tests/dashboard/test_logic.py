@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import gzip
+import io
 import json
 import tempfile
 import threading
@@ -77,7 +77,10 @@ def test_an_animation_gives_its_first_frame_and_a_note() -> None:
         (b"", "'x.png' is empty (0 bytes)"),
         (b"dear diary, today I trained a CNN\n", "'x.png' is not an image file Pillow can read (it holds text)"),
         (_png(Image.new("RGB", (64, 64), "red"))[:80], "'x.png' is corrupt or truncated"),
-        (_png(Image.new("1", (8000, 6000))), "'x.png' is 8000x6000 pixels (48 megapixels); upload an image under 40 megapixels"),
+        (
+            _png(Image.new("1", (8000, 6000))),
+            "'x.png' is 8000x6000 pixels (48 megapixels); upload an image under 40 megapixels",
+        ),
     ],
     ids=["empty", "text", "truncated", "huge"],
 )
@@ -123,7 +126,9 @@ def test_neuromask_run_reports_progress_history_and_consistent_scores(shared: Lo
     inputs, _, evidence = triangle
     calls: list[tuple[int, int]] = []
     before = model_state(shared.module)
-    r = _on_worker(logic.run_method, shared, inputs, 0, "neuromask", {"steps": 20}, progress=lambda d, t: calls.append((d, t)))
+    r = _on_worker(
+        logic.run_method, shared, inputs, 0, "neuromask", {"steps": 20}, progress=lambda d, t: calls.append((d, t))
+    )
     assert_same_state(before, model_state(shared.module))
     assert calls == [(k, 20) for k in range(1, 21)]
     assert r.kind == "mask" and r.is_mask and r.attribution.shape == (32, 32)
@@ -133,7 +138,9 @@ def test_neuromask_run_reports_progress_history_and_consistent_scores(shared: Lo
     assert r.scores["mask_area"] == pytest.approx(float(r.attribution.mean()), abs=1e-6)
     # NeuroMask reports p(target) on its own masked input (blurred background, sigma 10);
     # the metric recomputes it independently with the same background.
-    own = _on_worker(neuromask.explain, shared, inputs, target=0, method="neuromask", steps=20).extras["masked_probability"]
+    own = _on_worker(neuromask.explain, shared, inputs, target=0, method="neuromask", steps=20).extras[
+        "masked_probability"
+    ]
     assert r.scores["masked_probability"] == pytest.approx(float(own[0]), abs=1e-4)
     assert 0 <= r.scores["deletion"] <= 1 and 0 <= r.scores["insertion"] <= 1
     assert "progress" not in r.params and r.params["steps"] == 20
@@ -157,7 +164,9 @@ def test_two_sessions_at_once_on_one_shared_model_get_what_each_gets_alone(share
 
     def session(t: int) -> None:  # what each session's script thread does
         for _ in range(3):
-            got[t].append(logic.submit(logic.run_method, shared, inputs, t, "gradcam", with_scores=False).result().attribution)
+            got[t].append(
+                logic.submit(logic.run_method, shared, inputs, t, "gradcam", with_scores=False).result().attribution
+            )
 
     threads = [threading.Thread(target=session, args=(t,)) for t in (0, 1)]
     for th in threads:
@@ -211,7 +220,10 @@ def test_overlay_blends_half_and_enlarges_small_images() -> None:
 
 def test_the_archive_holds_every_map_and_the_record(shared: LoadedModel, triangle) -> None:
     inputs, picture, _ = triangle
-    results = [_on_worker(logic.run_method, shared, inputs, 0, m, {"steps": 5} if m == "neuromask" else {}) for m in ("neuromask", "gradcam")]
+    results = [
+        _on_worker(logic.run_method, shared, inputs, 0, m, {"steps": 5} if m == "neuromask" else {})
+        for m in ("neuromask", "gradcam")
+    ]
     with zipfile.ZipFile(io.BytesIO(logic.results_archive(picture, results, {"image": "t.png", "target": 0}))) as zf:
         assert sorted(zf.namelist()) == sorted(
             ["image.png", "results.json", "neuromask.npy", "neuromask.png", "gradcam.npy", "gradcam.png"]
@@ -243,22 +255,30 @@ def test_a_benchmark_folder_gives_the_means_of_its_rows() -> None:
     assert found.machine == json.loads((BENCHMARK / "machine.json").read_text())
     tables = dict(logic.benchmark_tables(found.rows))
     assert set(tables) == {k[0] for k in latest}
-    values = [r["value"] for k, r in latest.items()
-              if k[:2] == ("triangles_squares-cnn", "gradcam") and k[3] == "deletion" and r["status"] == "ok" and r["value"] is not None]
+    values = [
+        r["value"]
+        for k, r in latest.items()
+        if k[:2] == ("triangles_squares-cnn", "gradcam")
+        and k[3] == "deletion"
+        and r["status"] == "ok"
+        and r["value"] is not None
+    ]
     assert tables["triangles_squares-cnn"].loc["gradcam", "deletion"] == pytest.approx(float(np.mean(values)))
 
 
 def test_a_dataset_run_folder_gives_counts_and_median_seconds(tmp_path: Path) -> None:
     import pandas as pd
 
-    pd.DataFrame({
-        "image": ["a.png", "b.png", "c.png", "a.png", "b.png"],
-        "method": ["gradcam"] * 3 + ["neuromask"] * 2,
-        "status": ["ok", "ok", "failed", "ok", "ok"],
-        "target": [1, 2, -1, 1, 2],
-        "seconds": [1.0, 3.0, 50.0, 10.0, 20.0],
-        "error": ["", "", "ImageLoadError: corrupt", "", ""],
-    }).to_parquet(tmp_path / "results.parquet")
+    pd.DataFrame(
+        {
+            "image": ["a.png", "b.png", "c.png", "a.png", "b.png"],
+            "method": ["gradcam"] * 3 + ["neuromask"] * 2,
+            "status": ["ok", "ok", "failed", "ok", "ok"],
+            "target": [1, 2, -1, 1, 2],
+            "seconds": [1.0, 3.0, 50.0, 10.0, 20.0],
+            "error": ["", "", "ImageLoadError: corrupt", "", ""],
+        }
+    ).to_parquet(tmp_path / "results.parquet")
     found = logic.open_results(tmp_path)
     assert found.rows is None
     summary = logic.run_summary(found.run)

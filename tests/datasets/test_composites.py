@@ -35,7 +35,7 @@ def test_masks_are_exactly_the_pasted_cut_outs(objects: tuple[str, ...], kind: s
         canvas = comp.background(rng, kind, (64, 80), comp.SPLITS["test"].textures)
         scene, masks = comp.render(rng, objects, canvas, scale=(0.4, 0.9))
         assert scene.shape == (64, 80, 3) and masks.shape == (len(objects), 64, 80)
-        assert 0.0 <= scene.min() and scene.max() <= 1.0
+        assert scene.min() >= 0.0 and scene.max() <= 1.0
         union = masks.any(0)
         # Off the objects: the background, untouched.
         assert np.array_equal(scene[~union], canvas[~union])

@@ -45,7 +45,7 @@ def test_shapes_and_types(case) -> None:
     assert data.images.shape == (60, 1, size, size) and data.images.dtype == torch.float32
     assert data.labels.shape == (60,) and data.labels.dtype == torch.long
     assert data.evidence.shape == (60, size, size) and data.evidence.dtype == torch.bool
-    assert 0.0 <= float(data.images.min()) and float(data.images.max()) <= 1.0
+    assert float(data.images.min()) >= 0.0 and float(data.images.max()) <= 1.0
     assert data.name == name and data.options == {**datasets.dataset_options(name), **options}
     assert len(data.class_names) == int(data.labels.max()) + 1
     assert bool(data.evidence.flatten(1).any(1).all()), "every sample has evidence"

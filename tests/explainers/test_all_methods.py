@@ -11,19 +11,38 @@ import torch
 from torch import nn
 
 import neuromask
-from neuromask.errors import InputError
 from explainers._fixtures import fast_options, one_thread  # noqa: F401 - autouse fixture
+from neuromask.errors import InputError
 
 PAPER_METHODS = {
-    "saliency", "smoothgrad", "integrated_gradients", "guided_backprop", "gradcam", "occlusion", "lime",
-    "lrp_epsilon", "rise", "meaningful_perturbation", "extremal_perturbation", "random", "center", "neuromask",
+    "saliency",
+    "smoothgrad",
+    "integrated_gradients",
+    "guided_backprop",
+    "gradcam",
+    "occlusion",
+    "lime",
+    "lrp_epsilon",
+    "rise",
+    "meaningful_perturbation",
+    "extremal_perturbation",
+    "random",
+    "center",
+    "neuromask",
 }
 
 
 def full_state(model: nn.Module) -> dict[str, Any]:
     """Parameters and buffers (values and presence), modes, requires_grad and every hook dict."""
-    hook_dicts = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks",
-                  "_forward_hooks_with_kwargs", "_forward_pre_hooks_with_kwargs", "_state_dict_hooks")
+    hook_dicts = (
+        "_forward_hooks",
+        "_forward_pre_hooks",
+        "_backward_hooks",
+        "_backward_pre_hooks",
+        "_forward_hooks_with_kwargs",
+        "_forward_pre_hooks_with_kwargs",
+        "_state_dict_hooks",
+    )
     return {
         "tensors": {k: v.detach().clone() for k, v in model.state_dict().items()},
         "parameters": {n: (p is None) for m_name, m in model.named_modules() for n, p in m._parameters.items()},
@@ -42,7 +61,7 @@ def assert_unchanged(before: dict[str, Any], after: dict[str, Any]) -> None:
 
 
 def test_every_method_of_the_issue_is_registered() -> None:
-    assert PAPER_METHODS <= set(neuromask.methods())
+    assert set(neuromask.methods()) >= PAPER_METHODS
 
 
 @pytest.mark.parametrize("method", neuromask.methods())
@@ -63,9 +82,9 @@ def test_batch_equals_images_one_by_one(method: str, tiny_cnn: nn.Module) -> Non
     x = torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(1))
     options = fast_options(method, (16, 16))
     batch = neuromask.explain(tiny_cnn, x, target=[0, 1, 2], method=method, **options).attribution
-    alone = torch.cat([
-        neuromask.explain(tiny_cnn, x[i : i + 1], target=i, method=method, **options).attribution for i in range(3)
-    ])
+    alone = torch.cat(
+        [neuromask.explain(tiny_cnn, x[i : i + 1], target=i, method=method, **options).attribution for i in range(3)]
+    )
     scale = alone.abs().amax().clamp_min(1e-12)
     assert torch.allclose(batch / scale, alone / scale, atol=1e-4), (batch - alone).abs().max()
 
@@ -101,21 +120,24 @@ def test_method_failing_half_way_leaves_model_unchanged(method: str, tiny_cnn: n
     assert_unchanged(before, full_state(model))
 
 
-@pytest.mark.parametrize("method, options", [
-    ("smoothgrad", dict(samples=0)),
-    ("smoothgrad", dict(noise_level=-1.0)),
-    ("integrated_gradients", dict(steps=0)),
-    ("saliency", dict(reduction="median")),
-    ("occlusion", dict(output="margin")),
-    ("rise", dict(p=1.5)),
-    ("lime", dict(segmentation="watershed")),
-    ("gradcam", dict(upsample="cubic")),
-    ("lrp_epsilon", dict(composite="alpha_beta")),
-    ("extremal_perturbation", dict(areas=())),
-    ("extremal_perturbation", dict(areas=(0.0,))),
-    ("meaningful_perturbation", dict(steps=-1)),
-    ("center", dict(sigma=0.0)),
-])
+@pytest.mark.parametrize(
+    "method, options",
+    [
+        ("smoothgrad", dict(samples=0)),
+        ("smoothgrad", dict(noise_level=-1.0)),
+        ("integrated_gradients", dict(steps=0)),
+        ("saliency", dict(reduction="median")),
+        ("occlusion", dict(output="margin")),
+        ("rise", dict(p=1.5)),
+        ("lime", dict(segmentation="watershed")),
+        ("gradcam", dict(upsample="cubic")),
+        ("lrp_epsilon", dict(composite="alpha_beta")),
+        ("extremal_perturbation", dict(areas=())),
+        ("extremal_perturbation", dict(areas=(0.0,))),
+        ("meaningful_perturbation", dict(steps=-1)),
+        ("center", dict(sigma=0.0)),
+    ],
+)
 def test_bad_options_raise_input_error(method: str, options: dict[str, Any], tiny_cnn: nn.Module) -> None:
     with pytest.raises(InputError):
         neuromask.explain(tiny_cnn, torch.randn(1, 3, 16, 16), method=method, **options)

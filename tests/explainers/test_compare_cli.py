@@ -9,11 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
+from explainers._fixtures import one_thread  # noqa: F401 - autouse fixture
 from neuromask.cli.main import main
 from neuromask.viz.grid import normalise_for_display
-from explainers._fixtures import one_thread  # noqa: F401 - autouse fixture
 
-NET = '''
+NET = """
 import torch
 from torch import nn
 
@@ -26,7 +26,7 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.fc(self.act(self.conv(x)).mean(dim=(2, 3)))
-'''
+"""
 
 
 @pytest.fixture
@@ -50,8 +50,21 @@ def setup(tmp_path: Path) -> tuple[str, list[Path]]:
 def test_compare_writes_grid_page_and_maps(setup: tuple[str, list[Path]], tmp_path: Path) -> None:
     spec, photos = setup
     out = tmp_path / "out"
-    code = main(["compare", *map(str, photos), "--model", spec, "--methods", "saliency,gradcam,guided_backprop,center",
-                 "--param", "gradcam.upsample=nearest", "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "compare",
+            *map(str, photos),
+            "--model",
+            spec,
+            "--methods",
+            "saliency,gradcam,guided_backprop,center",
+            "--param",
+            "gradcam.upsample=nearest",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 1  # guided backprop refuses the SiLU network; everything else is written
     assert (out / "compare.png").stat().st_size > 0
     page = (out / "compare.html").read_text()

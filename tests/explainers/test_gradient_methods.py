@@ -93,8 +93,11 @@ def test_ours_guides_relu6_where_captum_alone_returns_the_gradient() -> None:
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.xfail(strict=True, reason="upstream (Captum 0.9): GuidedBackprop hooks nn.ReLU only; when this "
-                   "passes, Captum guides ReLU6 itself and our ReLU6 extension can be dropped")
+@pytest.mark.xfail(
+    strict=True,
+    reason="upstream (Captum 0.9): GuidedBackprop hooks nn.ReLU only; when this "
+    "passes, Captum guides ReLU6 itself and our ReLU6 extension can be dropped",
+)
 def test_upstream_captum_guided_backprop_guides_relu6() -> None:
     from captum.attr import GuidedBackprop, Saliency
 

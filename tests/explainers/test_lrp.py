@@ -38,7 +38,10 @@ def test_lrp_dense_net_matches_literal_rule(composite: str) -> None:
     net = _dense_net()
     x = torch.randn(1, 1, 2, 3, dtype=torch.float64)
     target = int(net(x).argmax())
-    layers = [(net[1].weight.detach(), net[1].bias.detach(), "epsilon"), (net[3].weight.detach(), net[3].bias.detach(), "epsilon")]
+    layers = [
+        (net[1].weight.detach(), net[1].bias.detach(), "epsilon"),
+        (net[3].weight.detach(), net[3].bias.detach(), "epsilon"),
+    ]
     expected = lrp_literal(layers, x.flatten(), target, eps=0.01).view(2, 3)
     got = neuromask.explain(net, x, method="lrp_epsilon", composite=composite, epsilon=0.01).attribution[0]
     assert torch.allclose(got.double(), expected, rtol=1e-4, atol=1e-6)
@@ -63,8 +66,9 @@ def test_lrp_non_finite_relevance_raises() -> None:
         net[1].weight.zero_()
         net[1].bias.zero_()
     with pytest.raises(UnsupportedModelError, match="NaN or infinite"):
-        neuromask.explain(net, torch.randn(1, 1, 2, 3, dtype=torch.float64), method="lrp_epsilon",
-                          composite="epsilon", epsilon=0.0)
+        neuromask.explain(
+            net, torch.randn(1, 1, 2, 3, dtype=torch.float64), method="lrp_epsilon", composite="epsilon", epsilon=0.0
+        )
 
 
 def test_zennit_imports_without_torchvision() -> None:
@@ -81,8 +85,12 @@ def test_zennit_imports_without_torchvision() -> None:
     assert out.stdout.strip() == "True"
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="upstream (Captum 0.9): LRP has no rule for "
-                   "ZeroPad2d (EfficientNet's padding); when this passes, Captum's LRP could run EfficientNet-Lite0")
+@pytest.mark.xfail(
+    strict=True,
+    raises=TypeError,
+    reason="upstream (Captum 0.9): LRP has no rule for "
+    "ZeroPad2d (EfficientNet's padding); when this passes, Captum's LRP could run EfficientNet-Lite0",
+)
 def test_upstream_captum_lrp_runs_through_zero_padding() -> None:
     from captum.attr import LRP
 
@@ -92,8 +100,12 @@ def test_upstream_captum_lrp_runs_through_zero_padding() -> None:
     assert torch.isfinite(relevance).all()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="upstream (Zennit 0.5.1): zennit/__init__.py imports torchvision; when "
-                   "this passes, _import_zennit's placeholder and the --no-deps install can go")
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="upstream (Zennit 0.5.1): zennit/__init__.py imports torchvision; when "
+    "this passes, _import_zennit's placeholder and the --no-deps install can go",
+)
 def test_upstream_zennit_imports_without_torchvision() -> None:
     pytest.importorskip("zennit")
     code = "import sys\nsys.modules['torchvision'] = None  # as if it were not installed\nimport zennit\n"

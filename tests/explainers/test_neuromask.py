@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 import torch.nn.functional as F
 
 import neuromask
-from neuromask.explainers import METHODS
+from helpers import assert_same_state, model_state
 from neuromask._core import BLUR_FRACTION
+from neuromask.explainers import METHODS
 from neuromask.explainers.neuromask import (
     KERNELS,
     PRESETS,
@@ -20,8 +19,6 @@ from neuromask.explainers.neuromask import (
     smoothness_loss,
     sparsity_loss,
 )
-
-from helpers import assert_same_state, model_state
 
 W = torch.tensor([[1.0, -2.0, 0.5, 3.0], [0.0, 4.0, -1.0, 2.0], [-3.0, 1.0, 2.0, -0.5], [2.0, 0.0, 1.0, 1.0]])
 
@@ -187,8 +184,18 @@ def test_both_games_in_one_call_equal_two_separate_calls() -> None:
     torch.manual_seed(3)
     x = torch.rand(2, 3, 12, 12, dtype=torch.float64)
     target = torch.tensor([1, 4])
-    opts = dict(steps=6, lr=0.1, mask_size=4, baseline="zero", delete_baseline="mean", lambda_smooth=0.0,
-                lambda_sparse=0.05, lambda_delete=0.3, tau=10.0, channels_last=False)
+    opts = dict(
+        steps=6,
+        lr=0.1,
+        mask_size=4,
+        baseline="zero",
+        delete_baseline="mean",
+        lambda_smooth=0.0,
+        lambda_sparse=0.05,
+        lambda_delete=0.3,
+        tau=10.0,
+        channels_last=False,
+    )
     calls = []
     handle = model.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
     try:
@@ -219,7 +226,9 @@ def test_area_loss_by_hand() -> None:
     expected = (0.1**2 + 0.2**2 + 0.4**2 + 0.1**2) / 4
     assert area_loss(m, 0.5).item() == pytest.approx(expected)
     with pytest.raises(neuromask.InputError, match="area"):
-        neuromask.explain(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3)), torch.rand(1, 3, 2, 2), steps=1, area=1.5)
+        neuromask.explain(
+            torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3)), torch.rand(1, 3, 2, 2), steps=1, area=1.5
+        )
 
 
 def test_default_blur_is_relative_to_the_image(tiny_cnn) -> None:
@@ -290,7 +299,9 @@ def test_history_and_extras(tiny_cnn) -> None:
 
 
 def test_zero_steps_returns_the_initial_mask(tiny_cnn) -> None:
-    e = neuromask.explain(tiny_cnn, torch.randn(1, 3, 16, 16), steps=0, init="uniform", tau=2.0, temperature=1.0, mask_size=None, seed=7)
+    e = neuromask.explain(
+        tiny_cnn, torch.randn(1, 3, 16, 16), steps=0, init="uniform", tau=2.0, temperature=1.0, mask_size=None, seed=7
+    )
     w = (torch.rand((1, 1, 16, 16), generator=torch.Generator().manual_seed(7)) * 2 - 1) * 2.0
     assert torch.allclose(e.attribution[0], torch.sigmoid(w)[0, 0])
 

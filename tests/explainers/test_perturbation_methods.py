@@ -63,7 +63,9 @@ def test_perturbation_method_highlights_the_region(method: str) -> None:
 
 
 def test_occlusion_is_exactly_zero_where_no_window_touches_the_region() -> None:
-    a = neuromask.explain(TextureRegion(), checkerboard(), target=0, method="occlusion", **CASES["occlusion"]).attribution[0]
+    a = neuromask.explain(
+        TextureRegion(), checkerboard(), target=0, method="occlusion", **CASES["occlusion"]
+    ).attribution[0]
     far = torch.ones(24, 24, dtype=torch.bool)
     far[6 - 4 : 14 + 4, 10 - 4 : 18 + 4] = False  # a window of 4 touching the region starts within 3 px
     assert torch.equal(a[far], torch.zeros_like(a[far]))
@@ -71,22 +73,26 @@ def test_occlusion_is_exactly_zero_where_no_window_touches_the_region() -> None:
 
 
 def test_meaningful_perturbation_deletes_the_evidence() -> None:
-    e = neuromask.explain(TextureRegion(), checkerboard(), target=0, method="meaningful_perturbation",
-                          **CASES["meaningful_perturbation"])
+    e = neuromask.explain(
+        TextureRegion(), checkerboard(), target=0, method="meaningful_perturbation", **CASES["meaningful_perturbation"]
+    )
     assert e.extras["masked_probability"][0] < 0.1 < e.probability[0]
 
 
 def test_extremal_perturbation_keeps_about_the_asked_area() -> None:
-    e = neuromask.explain(TextureRegion(), checkerboard(), target=0, method="extremal_perturbation",
-                          **CASES["extremal_perturbation"])
+    e = neuromask.explain(
+        TextureRegion(), checkerboard(), target=0, method="extremal_perturbation", **CASES["extremal_perturbation"]
+    )
     area = float((e.extras["masks"] > 0.5).float().mean())
     assert 0.05 < area < 0.25
 
 
 @pytest.mark.parametrize("method", ["rise", "lime"])
 def test_seeded_methods_are_deterministic_and_seed_dependent(method: str) -> None:
-    run = lambda seed: neuromask.explain(  # noqa: E731
-        TextureRegion(), checkerboard(), target=0, method=method, seed=seed, **CASES[method]
-    ).attribution
+    def run(seed: int) -> torch.Tensor:
+        return neuromask.explain(
+            TextureRegion(), checkerboard(), target=0, method=method, seed=seed, **CASES[method]
+        ).attribution
+
     assert torch.equal(run(1), run(1))
     assert not torch.equal(run(1), run(2))

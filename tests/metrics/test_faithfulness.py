@@ -34,7 +34,9 @@ def maps() -> dict[str, torch.Tensor]:
     }
 
 
-def literal_curve(model: torch.nn.Module, start: torch.Tensor, end: torch.Tensor, order: list[int], per_step: int) -> list[float]:
+def literal_curve(
+    model: torch.nn.Module, start: torch.Tensor, end: torch.Tensor, order: list[int], per_step: int
+) -> list[float]:
     """The protocol written out: change ``per_step`` pixels (all channels) at a time, evaluate each state."""
     x = start.clone()
     with torch.no_grad():

@@ -41,8 +41,6 @@ def _import_quantus() -> ModuleType:
 quantus = _import_quantus()
 
 
-
-
 @pytest.fixture
 def batch() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
@@ -100,9 +98,7 @@ def test_region_perturbation_matches_quantus(batch: dict[str, np.ndarray]) -> No
     model = GreyCNN().eval()
     x, y, a, _ = _ours(batch)
     regions = 10
-    perturbation = _plain(
-        quantus.RegionPerturbation, patch_size=4, regions_evaluation=regions, perturb_baseline=0.0
-    )
+    perturbation = _plain(quantus.RegionPerturbation, patch_size=4, regions_evaluation=regions, perturb_baseline=0.0)
     theirs = np.asarray(perturbation(model=model, softmax=True, device="cpu", **batch))
     curve = faithfulness.region_perturbation_curve(model, x, y, a, patch_size=4, regions=regions, perturbation=0.0)
     assert curve[:, 1:].numpy() == pytest.approx(theirs, abs=1e-5)

@@ -32,12 +32,18 @@ def test_metadata_and_signature(name: str) -> None:
     expected = FIRST_ARGS[entry.meta["needs"]]
     assert [p.name for p in params[: len(expected)]] == expected
     # Everything after the data is a keyword-only option with a default.
-    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params[len(expected):])
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params[len(expected) :])
     assert inspect.getdoc(entry.obj)
 
 
 def test_families_and_unknown_names() -> None:
-    assert set(metrics("localisation")) == {"pointing_game", "energy_pointing_game", "auroc", "equal_area_iou", "mass_margin"}
+    assert set(metrics("localisation")) == {
+        "pointing_game",
+        "energy_pointing_game",
+        "auroc",
+        "equal_area_iou",
+        "mass_margin",
+    }
     assert set(metrics("faithfulness")) == {"deletion", "insertion", "region_perturbation"}
     with pytest.raises(UnknownNameError, match="did you mean 'gini'"):
         METRICS.entry("ginni")

@@ -28,7 +28,9 @@ def _input_map(model: torch.nn.Module, inputs: torch.Tensor, target: torch.Tenso
 @pytest.fixture
 def model_blind_method(monkeypatch: pytest.MonkeyPatch) -> str:
     # Registered for this test only: monkeypatch removes it afterwards.
-    monkeypatch.setitem(METHODS._entries, "test_input_map", Entry("test_input_map", _input_map, {"kind": "baseline", "order": 99}))
+    monkeypatch.setitem(
+        METHODS._entries, "test_input_map", Entry("test_input_map", _input_map, {"kind": "baseline", "order": 99})
+    )
     return "test_input_map"
 
 
@@ -85,5 +87,7 @@ def test_neuromask_passes_on_a_small_cnn(small_cnn, images) -> None:
     assert names == ["fc", "conv2", "conv1"]
     assert rho.shape == (2, 3)
     assert (rho[:, -1] < 0.9).all()
-    full = randomisation_correlation(small_cnn, images, None, explanation.attribution, method="neuromask", params=params)
+    full = randomisation_correlation(
+        small_cnn, images, None, explanation.attribution, method="neuromask", params=params
+    )
     assert torch.allclose(full, rho[:, -1], equal_nan=True)

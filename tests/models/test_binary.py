@@ -7,10 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers import one_thread  # noqa: F401 - autouse: one torch thread
 from neuromask.models.binary import BinaryCNN, BinaryConv2d, BinarySign, binarize
 from neuromask.models.train import build
-
-from helpers import one_thread  # noqa: F401 - autouse: one torch thread
 
 
 @pytest.fixture
@@ -64,8 +63,11 @@ def test_binary_activations_start_sparse() -> None:
     """The batch norms feeding a sign start shifted, so few activations start at +1."""
     model = build("bnn", 2, seed=0).train()
     seen = []
-    hooks = [m.register_forward_hook(lambda mod, inp, out: seen.append(out))
-             for m in model.modules() if isinstance(m, BinarySign)]
+    hooks = [
+        m.register_forward_hook(lambda mod, inp, out: seen.append(out))
+        for m in model.modules()
+        if isinstance(m, BinarySign)
+    ]
     try:
         with torch.no_grad():
             model(torch.rand(8, 1, 32, 32, generator=torch.Generator().manual_seed(4)))
@@ -120,9 +122,9 @@ def test_binary_conv_is_a_conv_for_explainers() -> None:
 POINTS = torch.tensor([-1.5, -0.5, 0.0, 0.3, 1.2])
 # d(surrogate)/dx at POINTS, written out by hand from each rule's definition.
 DERIVATIVES = {
-    "hardtanh": [0.0, 1.0, 1.0, 1.0, 0.0],               # 1 on |x| <= 1 (BinaryNet)
-    "identity": [1.0, 1.0, 1.0, 1.0, 1.0],               # straight through
-    "bireal": [0.0, 1.0, 2.0, 1.4, 0.0],                 # 2 + 2x on [-1, 0), 2 - 2x on [0, 1)
+    "hardtanh": [0.0, 1.0, 1.0, 1.0, 0.0],  # 1 on |x| <= 1 (BinaryNet)
+    "identity": [1.0, 1.0, 1.0, 1.0, 1.0],  # straight through
+    "bireal": [0.0, 1.0, 2.0, 1.4, 0.0],  # 2 + 2x on [-1, 0), 2 - 2x on [0, 1)
     "tanh": [1 - float(torch.tanh(torch.tensor(v))) ** 2 for v in POINTS.tolist()],
 }
 
@@ -151,13 +153,11 @@ def test_backward_rule_swaps_every_sign_and_restores(model: BinaryCNN) -> None:
         grads[rule], logits[rule] = g, out.detach()
     assert all(torch.equal(logits[r], logits["hardtanh"]) for r in BACKWARD_RULES)
     assert not torch.equal(grads["identity"], grads["hardtanh"]), "the identity rule passes more gradient"
-    with pytest.raises(RuntimeError):
-        with backward_rule(model, "tanh"):
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), backward_rule(model, "tanh"):
+        raise RuntimeError("boom")
     assert {m.rule for m in model.modules() if isinstance(m, BinarySign)} == {"hardtanh"}
-    with pytest.raises(UnknownNameError, match="unknown backward rule 'sigmoid'"):
-        with backward_rule(model, "sigmoid"):
-            pass
+    with pytest.raises(UnknownNameError, match="unknown backward rule 'sigmoid'"), backward_rule(model, "sigmoid"):
+        pass
 
 
 def test_padding_value_matches_explicit_padding() -> None:

@@ -88,7 +88,9 @@ def test_preprocessing_equals_torchvisions_transforms(squeezenet_checkpoint) -> 
 
 def test_torchvision_errors(tmp_path: Path, squeezenet_checkpoint, monkeypatch) -> None:
     pytest.importorskip("torchvision")
-    with pytest.raises(ModelLoadError, match=r"torchvision has no classifier 'resnet_18' \(did you mean 'torchvision:resnet18'\?\)"):
+    with pytest.raises(
+        ModelLoadError, match=r"torchvision has no classifier 'resnet_18' \(did you mean 'torchvision:resnet18'\?\)"
+    ):
         load_model("torchvision:resnet_18")
     _, path, _, _ = squeezenet_checkpoint
     with pytest.raises(ModelLoadError, match="does not match torchvision:resnet18: missing keys"):
@@ -178,11 +180,16 @@ def test_timm_pretrained_weights_come_from_the_hub_cache(timm_checkpoint, tmp_pa
     env = {"HF_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
         [sys.executable, "-c", HF_SCRIPT, TIMM_MODEL, tag, str(path)],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()
-    assert any(line.startswith("uncached: could not load the pretrained weights") and "weights=PATH" in line for line in lines)
+    assert any(
+        line.startswith("uncached: could not load the pretrained weights") and "weights=PATH" in line for line in lines
+    )
     assert "equal: True" in lines
 
 
@@ -214,7 +221,9 @@ def _tiny_onnx(path: Path, *, keras_style: bool = False) -> dict[str, np.ndarray
         "b2": rng.standard_normal(5).astype(np.float32),
     }
     nodes = [
-        helper.make_node("Conv", ["t" if keras_style else "x", "w1", "b1"], ["c"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+        helper.make_node(
+            "Conv", ["t" if keras_style else "x", "w1", "b1"], ["c"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]
+        ),
         helper.make_node("Relu", ["c"], ["r"]),
         helper.make_node("GlobalAveragePool", ["r"], ["p"]),
         helper.make_node("Flatten", ["p"], ["f"], axis=1),
@@ -224,7 +233,8 @@ def _tiny_onnx(path: Path, *, keras_style: bool = False) -> dict[str, np.ndarray
         nodes.insert(0, helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]))
         nodes.append(helper.make_node("Softmax", ["z"], ["y"], axis=1))
     graph = helper.make_graph(
-        nodes, "tiny",
+        nodes,
+        "tiny",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 20, 24, 3] if keras_style else ["N", 3, 20, 24])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5])],
         [numpy_helper.from_array(v, k) for k, v in weights.items()],

@@ -7,8 +7,10 @@ import torch
 
 import neuromask
 from neuromask import datasets
-from neuromask.models import MODELS
-from neuromask.models import shipped  # noqa: F401  (registers the models)
+from neuromask.models import (
+    MODELS,
+    shipped,  # noqa: F401  (registers the models)
+)
 from neuromask.models.binary import BinaryConv2d
 from neuromask.models.train import TEST_START, evaluate
 
@@ -56,8 +58,11 @@ def test_loaded_model(name: str) -> None:
 def test_shipped_bnn_is_binary() -> None:
     model = MODELS.get("triangles_squares-bnn")().module
     seen = []
-    hooks = [m.register_forward_pre_hook(lambda mod, inp: seen.append(inp[0].unique()))
-             for m in model.modules() if isinstance(m, BinaryConv2d)]
+    hooks = [
+        m.register_forward_pre_hook(lambda mod, inp: seen.append(inp[0].unique()))
+        for m in model.modules()
+        if isinstance(m, BinaryConv2d)
+    ]
     try:
         with torch.no_grad():
             model(datasets.generate("triangles_squares", 8, seed=SEED).images)

@@ -8,12 +8,11 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import one_thread  # noqa: F401 - autouse: one torch thread
 from neuromask.cli.main import main
 from neuromask.errors import InputError, ModelLoadError, UnknownNameError
 from neuromask.models.small import CarliniWagnerCNN, SmallCNN
 from neuromask.models.train import build, evaluate, fit, load_trained, save_trained, train
-
-from helpers import one_thread  # noqa: F401 - autouse: one torch thread
 
 
 @pytest.mark.parametrize("size", [8, 32, 48, 64])
@@ -94,11 +93,29 @@ def test_train_save_load_round_trip(tmp_path) -> None:
 
 def test_cli_train(tmp_path, capsys) -> None:
     out = tmp_path / "ts.pt"
-    code = main([
-        "train", "--dataset", "triangles_squares", "--variant", "scaled", "--arch", "cnn",
-        "--samples", "32", "--test-samples", "16", "--epochs", "1", "--width", "4", "--seed", "3",
-        "--out", str(out),
-    ])
+    code = main(
+        [
+            "train",
+            "--dataset",
+            "triangles_squares",
+            "--variant",
+            "scaled",
+            "--arch",
+            "cnn",
+            "--samples",
+            "32",
+            "--test-samples",
+            "16",
+            "--epochs",
+            "1",
+            "--width",
+            "4",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     assert "test accuracy" in capsys.readouterr().out
     record = json.loads(out.with_suffix(".json").read_text())
@@ -108,8 +125,21 @@ def test_cli_train(tmp_path, capsys) -> None:
 
 
 def test_cli_train_bad_variant(tmp_path, capsys) -> None:
-    code = main(["train", "--dataset", "triangles_squares", "--variant", "rotated", "--arch", "cnn",
-                 "--samples", "8", "--out", str(tmp_path / "x.pt")])
+    code = main(
+        [
+            "train",
+            "--dataset",
+            "triangles_squares",
+            "--variant",
+            "rotated",
+            "--arch",
+            "cnn",
+            "--samples",
+            "8",
+            "--out",
+            str(tmp_path / "x.pt"),
+        ]
+    )
     assert code == 2 and "oriented, scaled" in capsys.readouterr().err
 
 

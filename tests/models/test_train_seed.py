@@ -10,8 +10,23 @@ import torch
 from neuromask.cli.main import main
 from neuromask.models.train import load_trained
 
-ARGS = ["train", "--dataset", "triangles_squares", "--arch", "bnn", "--samples", "64", "--test-samples", "16",
-        "--epochs", "1", "--width", "4", "--threads", "1"]
+ARGS = [
+    "train",
+    "--dataset",
+    "triangles_squares",
+    "--arch",
+    "bnn",
+    "--samples",
+    "64",
+    "--test-samples",
+    "16",
+    "--epochs",
+    "1",
+    "--width",
+    "4",
+    "--threads",
+    "1",
+]
 
 
 def test_train_seed_reproduces_and_differs(tmp_path: Path) -> None:

@@ -15,9 +15,13 @@ from torch import nn
 def tiny_relu6_net(seed: int = 0) -> nn.Sequential:
     gen = torch.Generator().manual_seed(seed)
     net = nn.Sequential(
-        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU6(),
-        nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3),
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.ReLU6(),
+        nn.Conv2d(4, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 3),
     )
     with torch.no_grad():
         for p in net.parameters():

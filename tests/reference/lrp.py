@@ -30,7 +30,9 @@ def dense_matrix(conv: nn.Conv2d, in_shape: tuple[int, int, int]) -> tuple[torch
     return no_bias.reshape(d_in, -1).T.contiguous(), b.clone()
 
 
-def merge_batch_norm(w: torch.Tensor, b: torch.Tensor, bn: nn.BatchNorm2d, spatial: int) -> tuple[torch.Tensor, torch.Tensor]:
+def merge_batch_norm(
+    w: torch.Tensor, b: torch.Tensor, bn: nn.BatchNorm2d, spatial: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Fold an eval-mode batch norm (per channel, ``spatial`` outputs per channel) into (W, b)."""
     scale = (bn.weight / (bn.running_var + bn.eps).sqrt()).repeat_interleave(spatial)
     shift = (bn.bias - bn.running_mean * bn.weight / (bn.running_var + bn.eps).sqrt()).repeat_interleave(spatial)
@@ -51,7 +53,7 @@ def lrp_literal(
     """
     activations = [x.tolist()]
     for i, (w, b, _) in enumerate(layers):
-        z = (w @ torch.tensor(activations[-1], dtype=w.dtype) + b)
+        z = w @ torch.tensor(activations[-1], dtype=w.dtype) + b
         activations.append((z.clamp(min=0) if i < len(layers) - 1 else z).tolist())
     out = activations[-1]
     relevance = [out[k] if k == target else 0.0 for k in range(len(out))]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dataset_runs import MODEL
 
+from dataset_runs import MODEL
 from neuromask.runs import RunResults, explain_dataset, open_source, run_on_ray
 
 pytestmark = pytest.mark.ray

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from dataset_runs import MODEL, write_image_folder
 
+from dataset_runs import MODEL, write_image_folder
 from neuromask.runs import RunResults, explain_dataset
 
 METHODS = ["saliency", "neuromask"]
@@ -30,9 +30,22 @@ def test_sigkill_at_several_points_then_rerun_equals_an_uninterrupted_run(tmp_pa
     explain_dataset(source, MODEL, METHODS, tmp_path / "reference", options=options, batch_size=2, quiet=True)
     out = tmp_path / "out"
     command = [
-        sys.executable, "-m", "neuromask.cli.main", "explain-dataset", str(source), "--model", MODEL,
-        "--methods", ",".join(METHODS), "--option", "neuromask.steps=2", "--batch-size", "2",
-        "--out", str(out), "--quiet",
+        sys.executable,
+        "-m",
+        "neuromask.cli.main",
+        "explain-dataset",
+        str(source),
+        "--model",
+        MODEL,
+        "--methods",
+        ",".join(METHODS),
+        "--option",
+        "neuromask.steps=2",
+        "--batch-size",
+        "2",
+        "--out",
+        str(out),
+        "--quiet",
     ]
     kills = []
     for more in (1, 3, 5):  # killed once 1, 3, 5 more items are recorded

@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
-from dataset_runs import MODEL, write_shards
 
 import neuromask
+from dataset_runs import MODEL, write_shards
 from neuromask.cli.main import main
 from neuromask.runs import RunResults, explain_dataset, open_source
 from neuromask.runs.manifest import Manifest
@@ -49,8 +49,14 @@ def test_maps_equal_explain_on_each_image(image_folder: Path, tmp_path: Path) ->
 def test_parquet_has_the_contract_columns_one_row_per_image_and_method(image_folder: Path, tmp_path: Path) -> None:
     run(image_folder, tmp_path, target="class", source_kind="imagefolder", batch_size=4)
     table = pq.read_table(tmp_path / "results.parquet")
-    contract = {"image": pa.string(), "method": pa.string(), "status": pa.string(),
-                "target": pa.int64(), "seconds": pa.float64(), "error": pa.string()}
+    contract = {
+        "image": pa.string(),
+        "method": pa.string(),
+        "status": pa.string(),
+        "target": pa.int64(),
+        "seconds": pa.float64(),
+        "error": pa.string(),
+    }
     for name, dtype in contract.items():
         assert table.schema.field(name).type == dtype, name
     rows = table.to_pylist()
@@ -94,8 +100,21 @@ def test_a_corrupt_image_among_good_ones(image_folder: Path, tmp_path: Path, cap
     shutil.copytree(image_folder, source)
     (source / "square" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     out = tmp_path / "out"
-    code = main(["explain-dataset", str(source), "--model", MODEL, "--methods", "saliency",
-                 "--batch-size", "3", "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "explain-dataset",
+            str(source),
+            "--model",
+            MODEL,
+            "--methods",
+            "saliency",
+            "--batch-size",
+            "3",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "square/broken.png [saliency]" in lines[0] and "Traceback" not in lines[0]
@@ -196,10 +215,12 @@ def test_batch_equals_one_by_one(image_folder: Path, tmp_path: Path) -> None:
     one, four = RunResults(tmp_path / "one"), RunResults(tmp_path / "four")
     for s in open_source(image_folder):
         torch.testing.assert_close(
-            torch.from_numpy(four.map(s.id, "neuromask")), torch.from_numpy(one.map(s.id, "neuromask")),
+            torch.from_numpy(four.map(s.id, "neuromask")),
+            torch.from_numpy(one.map(s.id, "neuromask")),
             # batched convolutions round differently; Adam's normalised steps carry it into the
             # mask (measured 4e-5 here); a mask leaking between images would differ by far more
-            atol=1e-3, rtol=0,
+            atol=1e-3,
+            rtol=0,
         )
 
 
@@ -224,16 +245,32 @@ def test_a_second_driver_on_the_same_folder_is_refused(image_folder: Path, tmp_p
             run(image_folder, tmp_path, ["saliency"])
 
 
-
 def test_config_file_then_option_on_top(image_folder: Path, tmp_path: Path) -> None:
     config = tmp_path / "options.toml"
-    config.write_text('[neuromask]\nsteps = 1\nlr = 0.05\n')
+    config.write_text("[neuromask]\nsteps = 1\nlr = 0.05\n")
     out = tmp_path / "out"
-    code = main(["explain-dataset", str(image_folder), "--model", MODEL, "--methods", "neuromask",
-                 "--config", str(config), "--option", "neuromask.lr=0.2", "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "explain-dataset",
+            str(image_folder),
+            "--model",
+            MODEL,
+            "--methods",
+            "neuromask",
+            "--config",
+            str(config),
+            "--option",
+            "neuromask.lr=0.2",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 0
-    used = {json.dumps(json.loads(r["options"])["options"], sort_keys=True)
-            for r in pq.read_table(out / "results.parquet").to_pylist()}
+    used = {
+        json.dumps(json.loads(r["options"])["options"], sort_keys=True)
+        for r in pq.read_table(out / "results.parquet").to_pylist()
+    }
     assert len(used) == 1
     options = json.loads(used.pop())
     assert (options["steps"], options["lr"]) == (1, 0.2)

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from dataset_runs import write_shards
-
 from neuromask.errors import ImageLoadError, InputError
 from neuromask.runs import open_source
 from neuromask.runs.sources import decode_image
@@ -46,10 +45,13 @@ def test_webdataset_shards_group_members_by_key(tmp_path: Path, image_folder: Pa
     assert [s.id.split("/")[0] for s in one_shard] == ["shard-000001.tar"] * 2
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    (b"", "empty"),
-    (b"hello, not a picture", "not an image file"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"hello, not a picture", "not an image file"),
+    ],
+)
 def test_decode_errors_name_the_image(data: bytes, message: str) -> None:
     with pytest.raises(ImageLoadError, match=f"image 'x/y.png' is .*{message}"):
         decode_image(data, "x/y.png")

@@ -11,12 +11,11 @@ import pytest
 import torch
 
 import neuromask
+from helpers import one_thread  # noqa: F401 - autouse: one torch thread
 from neuromask.models.binary import BACKWARD_RULES, BinaryCNN, backward_rule
 from neuromask.studies import bnn
 from neuromask.studies.findings import VERDICTS
 from neuromask.studies.models import Recipe
-
-from helpers import one_thread  # noqa: F401 - autouse: one torch thread
 
 
 def _tiny_bnn() -> BinaryCNN:
@@ -31,8 +30,9 @@ def _tiny_bnn() -> BinaryCNN:
 def test_estimator_swap_leaves_forward_only_methods_bit_identical() -> None:
     model = _tiny_bnn()
     x = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(2))
-    forward_only = [m for m in neuromask.methods(available=True)
-                    if neuromask.method_info(m).kind in bnn.FORWARD_ONLY_KINDS]
+    forward_only = [
+        m for m in neuromask.methods(available=True) if neuromask.method_info(m).kind in bnn.FORWARD_ONLY_KINDS
+    ]
     assert {"occlusion", "rise", "lime"} <= set(forward_only)
     for method in forward_only + ["saliency"]:
         options = neuromask.method_info(method).scaled_options((16, 16))
@@ -49,10 +49,19 @@ def test_estimator_swap_leaves_forward_only_methods_bit_identical() -> None:
 
 
 TINY = replace(
-    bnn.QUICK, name="test", datasets=("triangles_squares",), seeds=2, images=2,
+    bnn.QUICK,
+    name="test",
+    datasets=("triangles_squares",),
+    seeds=2,
+    images=2,
     methods=("saliency", "smoothgrad", "gradcam", "occlusion"),
-    recipes={"triangles_squares": Recipe(256, 1)}, smoothgrad_noise=(0.15,), smoothgrad_samples=(2,),
-    occupancy_noise=(0.0, 0.15), forward_samples=8, sanity_methods=("saliency",), resamples=30,
+    recipes={"triangles_squares": Recipe(256, 1)},
+    smoothgrad_noise=(0.15,),
+    smoothgrad_samples=(2,),
+    occupancy_noise=(0.0, 0.15),
+    forward_samples=8,
+    sanity_methods=("saliency",),
+    resamples=30,
 )
 
 

@@ -7,11 +7,10 @@ import torch
 from torch import nn
 
 import neuromask
+from helpers import one_thread  # noqa: F401 - autouse: one torch thread
 from neuromask.models.binary import BinaryCNN, BinarySign
 from neuromask.models.small import SmallCNN
-from neuromask.studies.probes import forward_smoothgrad, gradcam_centred, following_batch_norm, window_occupancy
-
-from helpers import one_thread  # noqa: F401 - autouse: one torch thread
+from neuromask.studies.probes import following_batch_norm, forward_smoothgrad, gradcam_centred, window_occupancy
 
 
 class Quadratic(nn.Module):
@@ -65,8 +64,9 @@ def test_gradcam_uncentred_equals_captum_and_centring_shifts_by_the_mean(cls: ty
     assert bn.running_mean.abs().sum() > 0
     centred = gradcam_centred(model, x, target, layers[-1])
     bn.running_mean.zero_()
-    assert torch.allclose(gradcam_centred(model, x, target, layers[-1]),
-                          gradcam_centred(model, x, target, layers[-1], centre=False))
+    assert torch.allclose(
+        gradcam_centred(model, x, target, layers[-1]), gradcam_centred(model, x, target, layers[-1], centre=False)
+    )
     assert not torch.allclose(centred, gradcam_centred(model, x, target, layers[-1]))
 
 

@@ -36,8 +36,8 @@ def test_ssim_and_top_iou_known_answers() -> None:
 
 def test_high_frequency_share_of_smooth_and_checkerboard_maps() -> None:
     y, x = np.mgrid[0:32, 0:32]
-    smooth = np.cos(2 * np.pi * x / 16)[None]          # 1/16 cycles per pixel
-    checker = ((x + y) % 2).astype(float)[None]         # 0.5 cycles per pixel in x and y
+    smooth = np.cos(2 * np.pi * x / 16)[None]  # 1/16 cycles per pixel
+    checker = ((x + y) % 2).astype(float)[None]  # 0.5 cycles per pixel in x and y
     assert stats.high_frequency_share(smooth)[0] == pytest.approx(0.0, abs=1e-9)
     assert stats.high_frequency_share(checker)[0] == pytest.approx(1.0)
     assert np.isnan(stats.high_frequency_share(np.ones((1, 4, 4)))[0])

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
 from ..errors import InputError, ModelOutputError, TargetError
 from ..types import LoadedModel, TargetLike
-
 
 # The messages torch gives when a model is fed inputs of the wrong shape or channel count
 # (convolution, linear, reshape, pooling and elementwise broadcasting), the only
@@ -43,7 +43,6 @@ def check_inputs(inputs: Any) -> torch.Tensor:
     return inputs
 
 
-
 def model_device(model: nn.Module) -> torch.device:
     """The device of the model's first parameter or buffer (CPU for a stateless model)."""
     for t in list(model.parameters()) + list(model.buffers()):
@@ -51,15 +50,12 @@ def model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-
 def check_channels(model: nn.Module, inputs: torch.Tensor) -> None:
     first_conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     if first_conv is not None and first_conv.in_channels != inputs.shape[1]:
         raise InputError(
-            f"inputs must have {first_conv.in_channels} channels for this model; "
-            f"got shape {tuple(inputs.shape)}"
+            f"inputs must have {first_conv.in_channels} channels for this model; got shape {tuple(inputs.shape)}"
         )
-
 
 
 def forward_logits(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
@@ -90,14 +86,17 @@ def forward_logits(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     return out
 
 
-
-def resolve_target(target: TargetLike | str | Sequence[str], logits: torch.Tensor, model: LoadedModel | None = None) -> torch.Tensor:
+def resolve_target(
+    target: TargetLike | str | Sequence[str], logits: torch.Tensor, model: LoadedModel | None = None
+) -> torch.Tensor:
     """Target as (N,) long on the logits' device: None -> top-1; int or names -> each image."""
     n, num_classes = logits.shape
     if target is None:
         return logits.argmax(dim=1)
     if isinstance(target, str) or (
-        isinstance(target, Sequence) and not isinstance(target, torch.Tensor) and any(isinstance(t, str) for t in target)
+        isinstance(target, Sequence)
+        and not isinstance(target, torch.Tensor)
+        and any(isinstance(t, str) for t in target)
     ):
         if model is None:
             raise TargetError("a class name needs a model with labels (neuromask.load_model); pass an index instead")

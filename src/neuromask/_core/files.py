@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 @contextlib.contextmanager
@@ -38,7 +38,6 @@ def save_npy(path: str | os.PathLike[str], array: object) -> Path:
     """``np.save`` to ``path`` atomically."""
     import numpy as np
 
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:  # a file object: np.save would append .npy to a name
-            np.save(f, array)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: np.save would append .npy to a name
+        np.save(f, array)
     return Path(path)

@@ -27,9 +27,9 @@ import html
 import json
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -221,9 +221,13 @@ def build_table(table: dict[str, dict[str, Cell]], highlight: str) -> Table:
     rows = []
     for method in sorted(table, key=_display_order):
         cells = table[method]
-        rows.append((method, method == highlight, [
-            (_fmt(cells.get(m)), m in cells and cells[m].mean == bests[m]) for m in columns
-        ]))
+        rows.append(
+            (
+                method,
+                method == highlight,
+                [(_fmt(cells.get(m)), m in cells and cells[m].mean == bests[m]) for m in columns],
+            )
+        )
     return Table(header, rows)
 
 
@@ -255,7 +259,9 @@ def html_table(table: Table) -> str:
 
 
 def _ci(cell: Cell) -> str:
-    return f"{cell.mean:.3f}" + ("" if math.isnan(cell.low) else f" [{cell.low:.3f}, {cell.high:.3f}]") + f" (n={cell.n})"
+    return (
+        f"{cell.mean:.3f}" + ("" if math.isnan(cell.low) else f" [{cell.low:.3f}, {cell.high:.3f}]") + f" (n={cell.n})"
+    )
 
 
 def goals(summary: dict[str, dict[str, dict[str, Cell]]], goal: Goals) -> list[str]:
@@ -284,29 +290,38 @@ def goals(summary: dict[str, dict[str, dict[str, Cell]]], goal: Goals) -> list[s
         if "mass_margin" in ours and not math.isnan(ours["mass_margin"].mean):
             value = ours["mass_margin"].mean
             verdict = "met" if value >= goal.min_margin else f"missed by {goal.min_margin - value:.3f}"
-            lines.append(f"- {group}: own-minus-other mass margin {_ci(ours['mass_margin'])}; "
-                         f"goal (at least {goal.min_margin}) {verdict}")
+            lines.append(
+                f"- {group}: own-minus-other mass margin {_ci(ours['mass_margin'])}; "
+                f"goal (at least {goal.min_margin}) {verdict}"
+            )
         if CORRECT in ours and not math.isnan(ours[CORRECT].mean):
             value = ours[CORRECT].mean
             verdict = "met" if value >= goal.min_correct else f"missed by {goal.min_correct - value:.3f}"
-            lines.append(f"- {group}: share with more mass on its own object {_ci(ours[CORRECT])}; "
-                         f"goal (at least {goal.min_correct:.0%}) {verdict}")
+            lines.append(
+                f"- {group}: share with more mass on its own object {_ci(ours[CORRECT])}; "
+                f"goal (at least {goal.min_correct:.0%}) {verdict}"
+            )
         if "randomisation_correlation" in ours and not math.isnan(ours["randomisation_correlation"].mean):
             value = ours["randomisation_correlation"].mean
             verdict = "met" if value < goal.max_randomisation else f"missed by {value - goal.max_randomisation:.3f}"
-            lines.append(f"- {group}: rank correlation under full randomisation {_ci(ours['randomisation_correlation'])}; "
-                         f"goal (< {goal.max_randomisation}) {verdict}")
+            lines.append(
+                f"- {group}: rank correlation under full randomisation {_ci(ours['randomisation_correlation'])}; "
+                f"goal (< {goal.max_randomisation}) {verdict}"
+            )
         if DERIVED in ours and group.startswith("photos-"):
             gradients = {
-                m: table[m][DERIVED].mean for m in table
+                m: table[m][DERIVED].mean
+                for m in table
                 if m in METHODS and METHODS.entry(m).meta.get("kind") in goal.gradient_kinds and DERIVED in table[m]
             }
             if gradients:
                 top = max(gradients, key=lambda m: gradients[m])
                 value = ours[DERIVED].mean
                 verdict = "met" if value >= gradients[top] else f"missed by {gradients[top] - value:.3f}"
-                lines.append(f"- {group}: insertion − deletion {_ci(ours[DERIVED])}; best gradient method {top} "
-                             f"{_ci(table[top][DERIVED])}; goal (at least every gradient method) {verdict}")
+                lines.append(
+                    f"- {group}: insertion − deletion {_ci(ours[DERIVED])}; best gradient method {top} "
+                    f"{_ci(table[top][DERIVED])}; goal (at least every gradient method) {verdict}"
+                )
     return lines
 
 
@@ -332,15 +347,28 @@ def _charts(summary: dict[str, dict[str, dict[str, Cell]]], out: Path, highlight
             _, higher = _metric_meta(metric)
             values = {m: (c[metric].mean, c[metric].low, c[metric].high) for m, c in table.items() if metric in c}
             paths.append(
-                bar_chart(values, out / "charts" / group / _chart_name(metric), title=f"{metric} — {group}",
-                          ylabel=metric, higher_is_better=higher, highlight=highlight)
+                bar_chart(
+                    values,
+                    out / "charts" / group / _chart_name(metric),
+                    title=f"{metric} — {group}",
+                    ylabel=metric,
+                    higher_is_better=higher,
+                    highlight=highlight,
+                )
             )
         for quality in ("energy_pointing_game", "equal_area_iou", "mass_margin", DERIVED):
-            points = {m: (c["seconds"].mean, c[quality].mean) for m, c in table.items() if "seconds" in c and quality in c}
+            points = {
+                m: (c["seconds"].mean, c[quality].mean) for m, c in table.items() if "seconds" in c and quality in c
+            }
             if points:
                 paths.append(
-                    quality_vs_seconds(points, out / "charts" / group / f"quality_vs_seconds-{quality}.png",
-                                       title=f"{quality} versus cost — {group}", quality=quality, highlight=highlight)
+                    quality_vs_seconds(
+                        points,
+                        out / "charts" / group / f"quality_vs_seconds-{quality}.png",
+                        title=f"{quality} versus cost — {group}",
+                        quality=quality,
+                        highlight=highlight,
+                    )
                 )
         made[group] = paths
     return made
@@ -355,8 +383,13 @@ def _suite_of(machine: dict[str, object]) -> Goals:
     return SUITES[name].goals if name in SUITES else Goals()
 
 
-def _html(tables: list[tuple[str, Table, list[Path]]], goal_lines: list[str], failures: list[str],
-          machine: dict[str, object], out: Path) -> str:
+def _html(
+    tables: list[tuple[str, Table, list[Path]]],
+    goal_lines: list[str],
+    failures: list[str],
+    machine: dict[str, object],
+    out: Path,
+) -> str:
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>neuromask benchmark</title>",
         "<style>body{font-family:sans-serif;margin:2em;max-width:90em}table{border-collapse:collapse;font-size:85%}"
@@ -370,13 +403,16 @@ def _html(tables: list[tuple[str, Table, list[Path]]], goal_lines: list[str], fa
         parts.append(f"<h2>{html.escape(group)}</h2>" + html_table(table))
         parts.append("".join(f"<img src='{html.escape(str(p.relative_to(out)))}' alt=''>" for p in charts))
     parts.append("<h2>Failures</h2><ul>" + "".join(f"<li>{html.escape(f[2:])}</li>" for f in failures) + "</ul>")
-    parts.append("<h2>Machine and runs (machine.json)</h2><pre>" + html.escape(json.dumps(machine, indent=1)) + "</pre>")
+    parts.append(
+        "<h2>Machine and runs (machine.json)</h2><pre>" + html.escape(json.dumps(machine, indent=1)) + "</pre>"
+    )
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def write_report(out: str | Path, *, charts: bool = True, goal: Goals | None = None,
-                 resamples: int = 2000, paired: bool = True) -> list[Path]:
+def write_report(
+    out: str | Path, *, charts: bool = True, goal: Goals | None = None, resamples: int = 2000, paired: bool = True
+) -> list[Path]:
     """Read ``out/rows.jsonl`` and write the summary, tables, charts and page; return their paths.
 
     ``goal``: what to check (default: the goals of the suite ``machine.json`` last ran).
@@ -394,24 +430,43 @@ def write_report(out: str | Path, *, charts: bool = True, goal: Goals | None = N
     csv_path = out / "summary.csv"
     with csv_path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["group", "method", "metric", "category", "higher_is_better", "mean", "ci_low", "ci_high",
-                         "n", "undefined", "failures"])
+        writer.writerow(
+            [
+                "group",
+                "method",
+                "metric",
+                "category",
+                "higher_is_better",
+                "mean",
+                "ci_low",
+                "ci_high",
+                "n",
+                "undefined",
+                "failures",
+            ]
+        )
         for group, table in summary.items():
             for method, cells in sorted(table.items()):
                 for metric, c in cells.items():
                     category, higher = _metric_meta(metric)
-                    writer.writerow([group, method, metric, category, higher, c.mean, c.low, c.high, c.n,
-                                     c.undefined, c.failures])
+                    writer.writerow(
+                        [group, method, metric, category, higher, c.mean, c.low, c.high, c.n, c.undefined, c.failures]
+                    )
     written.append(csv_path)
 
     chart_paths = _charts(summary, out, goal.highlight) if charts else {}
     goal_lines = goals(summary, goal)
     failure_lines = _failures(current_rows(rows))
-    tables = [(group, build_table(table, goal.highlight), chart_paths.get(group, [])) for group, table in summary.items()]
+    tables = [
+        (group, build_table(table, goal.highlight), chart_paths.get(group, [])) for group, table in summary.items()
+    ]
     md = ["# neuromask benchmark", ""]
-    md += ["Mean over images [95 % percentile-bootstrap confidence interval of the mean] n = images scored; "
-           "the best of each column in bold; ↑ higher is better, ↓ lower. Machine and runs: `machine.json`."
-           + (" Per group and metric, only the images that every method has scored (paired)." if paired else ""), ""]
+    md += [
+        "Mean over images [95 % percentile-bootstrap confidence interval of the mean] n = images scored; "
+        "the best of each column in bold; ↑ higher is better, ↓ lower. Machine and runs: `machine.json`."
+        + (" Per group and metric, only the images that every method has scored (paired)." if paired else ""),
+        "",
+    ]
     md += [f"## Goals for {goal.highlight}", ""] + (goal_lines or [f"- (no {goal.highlight} rows)"]) + [""]
     for group, table, _ in tables:
         md += [f"## {group}", "", markdown_table(table), ""]

@@ -20,9 +20,9 @@ from __future__ import annotations
 import gzip
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable
 
 Key = tuple[str, str, str, str, str]
 

@@ -28,9 +28,10 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -78,8 +79,7 @@ class Group:
 def _metrics_of(categories: tuple[str, ...], *, pairs: bool = False) -> list[Entry[Callable[..., Any]]]:
     """The metrics of ``categories``; those that need a second object only for two-object scenes."""
     return [
-        e for e in METRICS
-        if e.meta["category"] in categories and (pairs or "other_evidence" not in e.meta["needs"])
+        e for e in METRICS if e.meta["category"] in categories and (pairs or "other_evidence" not in e.meta["needs"])
     ]
 
 
@@ -142,33 +142,37 @@ def composite_groups(model_name: str, suite: Suite, device: str = "cpu") -> list
     groups = []
     for background in ("flat", "texture"):
         data = composite_scenes(model, suite.composite_images, split=split, objects=1, background=background)
-        groups.append(Group(
-            name=f"composites-{model_name}-{split}-{background}",
-            part="composites",
-            model=model,
-            inputs=model.normalize(data.images),
-            images=data.names,
-            target=data.labels[:, 0],
-            evidence=data.evidence[:, 0],
-            metrics=_metrics_of(categories),
-        ))
+        groups.append(
+            Group(
+                name=f"composites-{model_name}-{split}-{background}",
+                part="composites",
+                model=model,
+                inputs=model.normalize(data.images),
+                images=data.names,
+                target=data.labels[:, 0],
+                evidence=data.evidence[:, 0],
+                metrics=_metrics_of(categories),
+            )
+        )
     if suite.composite_pairs:
         data = composite_scenes(model, suite.composite_pairs, split=split, objects=2, background="texture")
         n = len(data)
         # Scene j gives images 2j (explain object 0 against object 1) and 2j + 1 (the reverse).
         own, other = [0, 1] * n, [1, 0] * n
         scene = [j for j in range(n) for _ in range(2)]
-        groups.append(Group(
-            name=f"composites-{model_name}-{split}-pairs",
-            part="composites",
-            model=model,
-            inputs=model.normalize(data.images[scene]),
-            images=[f"{data.names[j]}-{data.objects[j][k]}" for j, k in zip(scene, own)],
-            target=data.labels[scene, own],
-            evidence=data.evidence[scene, own],
-            metrics=_metrics_of(categories, pairs=True),
-            other_evidence=data.evidence[scene, other],
-        ))
+        groups.append(
+            Group(
+                name=f"composites-{model_name}-{split}-pairs",
+                part="composites",
+                model=model,
+                inputs=model.normalize(data.images[scene]),
+                images=[f"{data.names[j]}-{data.objects[j][k]}" for j, k in zip(scene, own)],
+                target=data.labels[scene, own],
+                evidence=data.evidence[scene, own],
+                metrics=_metrics_of(categories, pairs=True),
+                other_evidence=data.evidence[scene, other],
+            )
+        )
     return groups
 
 
@@ -211,8 +215,12 @@ def _git_commit() -> str | None:
             ["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", str(here.parent)], cwd=here, capture_output=True, text=True,
-            timeout=30, check=True,
+            ["git", "status", "--porcelain", "--", str(here.parent)],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
@@ -278,8 +286,9 @@ def resolved_options(method: str, params: dict[str, Any]) -> dict[str, Any]:
     return resolved
 
 
-def cell_config(suite: Suite, method: str, params: dict[str, Any], metric: str = "",
-                metric_options: dict[str, Any] | None = None) -> str:
+def cell_config(
+    suite: Suite, method: str, params: dict[str, Any], metric: str = "", metric_options: dict[str, Any] | None = None
+) -> str:
     """A short hash of what a cell's number depends on: the suite, the method with every
     resolved option, the metric and its options (``metric=""``: the map alone)."""
     payload = {
@@ -322,17 +331,20 @@ def run_group(
 
 
 def _run_cell(
-    group: Group, method: str, kind: str | None, params: dict[str, Any], index: int,
-    suite: Suite, store: RowStore, out: Path,
+    group: Group,
+    method: str,
+    kind: str | None,
+    params: dict[str, Any],
+    index: int,
+    suite: Suite,
+    store: RowStore,
+    out: Path,
 ) -> int:
     """Explain one image with one method and score its pending metrics; return the failures written."""
     image = group.images[index]
     failures = 0
     sanity_done = suite.sanity_images is not None and index >= suite.sanity_images
-    entries = [
-        e for e in group.metrics
-        if _applies(e, kind) and not (sanity_done and e.meta["category"] == "sanity")
-    ]
+    entries = [e for e in group.metrics if _applies(e, kind) and not (sanity_done and e.meta["category"] == "sanity")]
     options = {e.name: dict(suite.metric_params.get(group.part, {}).get(e.name, {})) for e in entries}
     configs = {e.name: cell_config(suite, method, params, e.name, options[e.name]) for e in entries}
     pending = [e for e in entries if not store.done((group.name, method, image, e.name, configs[e.name]))]
@@ -345,13 +357,18 @@ def _run_cell(
             attribution = torch.from_numpy(np.load(map_path))[None]
         else:
             maps, cost = explanation_cost(
-                group.model, group.inputs[index : index + 1], group.target[index : index + 1],
-                method=method, params=params,
+                group.model,
+                group.inputs[index : index + 1],
+                group.target[index : index + 1],
+                method=method,
+                params=params,
             )
             attribution = maps
             map_path.parent.mkdir(parents=True, exist_ok=True)
             np.save(map_path, attribution[0].numpy().astype(np.float32))
-            store.write(ok(group.name, method, image, e.name, float(e.obj(cost)[0]), configs[e.name]) for e in cost_pending)
+            store.write(
+                ok(group.name, method, image, e.name, float(e.obj(cost)[0]), configs[e.name]) for e in cost_pending
+            )
     except Exception as exc:  # noqa: BLE001 - a failing cell is recorded, never fatal
         store.write(failed(group.name, method, image, e.name, exc, configs[e.name]) for e in pending)
         return len(pending)
@@ -395,12 +412,14 @@ def _groups(suite: Suite, device: str) -> list[tuple[str, Callable[[], list[Grou
         (m, lambda m=m: [dataset_group(m, suite.dataset_images, suite.categories["datasets"], device)])
         for m in suite.datasets
     ]
-    builders += [
-        (f"composites-{m}", lambda m=m: composite_groups(m, suite, device)) for m in suite.composite_models
-    ]
+    builders += [(f"composites-{m}", lambda m=m: composite_groups(m, suite, device)) for m in suite.composite_models]
     if suite.photos:
-        builders.append((f"photos-{suite.photo_model}",
-                         lambda: [photo_group(suite.photo_model, suite.photos, suite.categories["photos"], device)]))
+        builders.append(
+            (
+                f"photos-{suite.photo_model}",
+                lambda: [photo_group(suite.photo_model, suite.photos, suite.categories["photos"], device)],
+            )
+        )
     return builders
 
 
@@ -436,29 +455,36 @@ def run(
     try:
         torch.zeros(1, device=device)
     except (RuntimeError, AssertionError) as exc:  # torch raises both for a bad or absent device
-        raise InputError(f"cannot run on device {device!r} ({str(exc).splitlines()[0]}); use cpu or a CUDA device "
-                         "this machine has") from exc
+        raise InputError(
+            f"cannot run on device {device!r} ({str(exc).splitlines()[0]}); use cpu or a CUDA device this machine has"
+        ) from exc
     if groups is not None:
         unknown = set(groups) - set(group_names(suite))
         if unknown:
-            raise InputError(f"no group named {', '.join(sorted(unknown))} in suite {suite.name!r} "
-                             f"(its groups: {', '.join(group_names(suite))})")
+            raise InputError(
+                f"no group named {', '.join(sorted(unknown))} in suite {suite.name!r} "
+                f"(its groups: {', '.join(group_names(suite))})"
+            )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     names = list(methods or suite.methods or METHODS.names())
     for name in names:
         METHODS.entry(name)  # an unknown name fails here, before any work
     store = RowStore(out / ROWS_FILE)
-    _record_run(out / MACHINE_FILE, describe_machine(device) | {
-        "suite": suite.name,
-        "methods": names,
-        "parts": list(parts) if parts is not None else "all",
-        "categories": list(categories) if categories is not None else "all",
-        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "metric_params": suite.metric_params,
-        "method_params": suite.method_params,
-        "pixel_options_at_224": {m: method_info(m).pixel_options for m in names},
-    })
+    _record_run(
+        out / MACHINE_FILE,
+        describe_machine(device)
+        | {
+            "suite": suite.name,
+            "methods": names,
+            "parts": list(parts) if parts is not None else "all",
+            "categories": list(categories) if categories is not None else "all",
+            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "metric_params": suite.metric_params,
+            "method_params": suite.method_params,
+            "pixel_options_at_224": {m: method_info(m).pixel_options for m in names},
+        },
+    )
 
     built: list[Group] = []
     failures = 0
@@ -511,4 +537,17 @@ def _progress_bar(total: int, enabled: bool) -> Any:
     return tqdm(total=total, unit="cell", dynamic_ncols=True)
 
 
-__all__ = ["Group", "group_names", "dataset_group", "photo_group", "composite_groups", "cell_config", "method_options", "describe_machine", "run_group", "run", "ROWS_FILE", "MACHINE_FILE"]
+__all__ = [
+    "Group",
+    "group_names",
+    "dataset_group",
+    "photo_group",
+    "composite_groups",
+    "cell_config",
+    "method_options",
+    "describe_machine",
+    "run_group",
+    "run",
+    "ROWS_FILE",
+    "MACHINE_FILE",
+]

@@ -83,11 +83,13 @@ class Suite:
     composite_images: int = 0
     composite_pairs: int = 0
     sanity_images: int | None = None
-    categories: dict[str, tuple[str, ...]] = field(default_factory=lambda: {
-        "datasets": ("localisation", "faithfulness", "sanity", "complexity", "cost"),
-        "composites": ("localisation", "sanity", "cost"),
-        "photos": ("faithfulness", "sanity", "cost"),
-    })
+    categories: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            "datasets": ("localisation", "faithfulness", "sanity", "complexity", "cost"),
+            "composites": ("localisation", "sanity", "cost"),
+            "photos": ("faithfulness", "sanity", "cost"),
+        }
+    )
     metric_params: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     method_params: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     methods: tuple[str, ...] = ()

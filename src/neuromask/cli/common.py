@@ -16,9 +16,8 @@ import torch
 
 from .._core import atomic_path, model_device, save_npy, write_text
 from ..api import explain, method_info
-from ..explainers import require_available, resolve_options
 from ..errors import EXIT_BUG, EXIT_FAILED, EXIT_OK, ImageNote, InputError, NeuromaskError, TargetError
-from ..explainers import METHODS
+from ..explainers import METHODS, require_available, resolve_options
 from ..types import Explanation, LoadedModel
 
 
@@ -178,9 +177,12 @@ def write_result(
     png = out / f"{stem}.png"
     with atomic_path(png) as tmp:
         save_overlay(
-            tmp, image, attribution,
+            tmp,
+            image,
+            attribution,
             title=f"{explanation.method}: {record['label']} (p={record['probability']:.2f})",
-            vmin=0.0 if is_mask else None, vmax=1.0 if is_mask else None,
+            vmin=0.0 if is_mask else None,
+            vmax=1.0 if is_mask else None,
         )
     js = write_text(out / f"{stem}.json", json.dumps(record, indent=2) + "\n")
     return Written(image_path, npy, png, js, record)

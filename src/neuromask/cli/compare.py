@@ -14,22 +14,29 @@ import torch
 
 from .._core import atomic_path, save_npy, write_text
 from ..api import explain, method_info, methods
-from ..explainers import require_available, resolve_options
 from ..errors import NeuromaskError, UnknownNameError
+from ..explainers import METHODS, require_available, resolve_options
 from ..types import Explanation
-from ..explainers import METHODS
 from .common import Failure, exit_code, failure, parse_params, read_image
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="run several methods on the same images and draw them side by side")
     p.add_argument("images", nargs="+", type=Path, help="image files (any format Pillow reads)")
     p.add_argument("--model", required=True, help="built-in name (see `neuromask models`) or a model file / spec")
     p.add_argument("--methods", default="all", help="'all' or a comma-separated list of method names (default: all)")
-    p.add_argument("--param", action="append", default=[], metavar="METHOD.KEY=VALUE",
-                   help="an option of one method, e.g. rise.masks=1000 (repeatable)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="METHOD.KEY=VALUE",
+        help="an option of one method, e.g. rise.masks=1000 (repeatable)",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.add_argument("--out", required=True, type=Path, help="folder for compare.png, compare.html and <stem>.<method>.npy")
+    p.add_argument(
+        "--out", required=True, type=Path, help="folder for compare.png, compare.html and <stem>.<method>.npy"
+    )
     p.set_defaults(run=run)
 
 
@@ -184,12 +191,19 @@ def explain_each(
 
 
 def write_html(
-    path: Path, png: str, model: str, stems: list[str], labels: list[str], names: list[str],
-    seconds: dict[str, float], failures: list[str],
+    path: Path,
+    png: str,
+    model: str,
+    stems: list[str],
+    labels: list[str],
+    names: list[str],
+    seconds: dict[str, float],
+    failures: list[str],
 ) -> None:
     """A small self-contained page: the grid, and seconds per image for each method."""
     rows = "\n".join(
-        f"<tr><td>{html.escape(n)}</td><td>{seconds[n]:.2f}</td></tr>" if n in seconds
+        f"<tr><td>{html.escape(n)}</td><td>{seconds[n]:.2f}</td></tr>"
+        if n in seconds
         else f"<tr><td>{html.escape(n)}</td><td>failed</td></tr>"
         for n in names
     )
@@ -202,5 +216,5 @@ def write_html(
         f"<h1>neuromask compare</h1>\n<p>Model: {html.escape(model)}. Images (predicted label, probability): {images}.</p>\n"
         f"<img src='{html.escape(png)}' alt='comparison grid' style='max-width:100%'>\n"
         "<h2>Seconds per image</h2>\n<table><tr><th>method</th><th>seconds</th></tr>\n"
-        f"{rows}\n</table>\n" + (f"<h2>Failures</h2><ul>{errors}</ul>\n" if errors else "") + "</body></html>\n"
+        f"{rows}\n</table>\n" + (f"<h2>Failures</h2><ul>{errors}</ul>\n" if errors else "") + "</body></html>\n",
     )

@@ -16,8 +16,12 @@ INSTALL_HINT = "pip install 'neuromask[dashboard]'"
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("dashboard", help="serve the web dashboard (Explain and Results pages) on this machine")
     p.add_argument("--port", type=int, default=8501, help="the port on 127.0.0.1 (default 8501)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch threads for the explanations (default: PyTorch's); 1 can be much faster on a busy machine")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads for the explanations (default: PyTorch's); 1 can be much faster on a busy machine",
+    )
     p.set_defaults(run=run)
 
 
@@ -28,14 +32,25 @@ def streamlit_command(port: int) -> list[str]:
     from ..dashboard.logic import MAX_UPLOAD_MB
 
     return [
-        sys.executable, "-m", "streamlit", "run", str(APP_PATH),
-        "--server.address", "127.0.0.1",
-        "--server.port", str(port),
-        "--server.headless", "true",
-        "--server.maxUploadSize", str(MAX_UPLOAD_MB),
-        "--browser.gatherUsageStats", "false",
-        "--client.showErrorDetails", "false",
-        "--client.toolbarMode", "minimal",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_PATH),
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.maxUploadSize",
+        str(MAX_UPLOAD_MB),
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.showErrorDetails",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
     ]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="explain a photo shipped with scikit-image with EfficientNet-Lite0")
     p.add_argument("--image", default="chelsea", choices=PHOTOS, help="which scikit-image photo (default chelsea)")
     p.add_argument("--steps", type=int, default=None, help="NeuroMask steps (default: the method's default)")
-    p.add_argument("--beside", default=",".join(BESIDE),
-                   help=f"methods drawn beside NeuroMask in IMAGE.beside.png, comma-separated, '' for none (default {','.join(BESIDE)})")
+    p.add_argument(
+        "--beside",
+        default=",".join(BESIDE),
+        help=f"methods drawn beside NeuroMask in IMAGE.beside.png, comma-separated, '' for none (default {','.join(BESIDE)})",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
     p.set_defaults(run=run)
@@ -32,11 +34,11 @@ def run(args: argparse.Namespace) -> int:
     from PIL import Image
     from skimage import data
 
+    from .._core import atomic_path
     from ..api import explain, method_options
     from ..images import preprocess_image, to_original_size
     from ..models import load_model
     from ..viz.overlay import save_evolution
-    from .._core import atomic_path
     from .common import show_progress, write_result
 
     out: Path = args.out
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         )
     beside = _beside(out, args, model, inputs, explanation, geometry, np.asarray(image))
     r = written.record
-    print(f"model      efficientnet_lite0 (pretrained on ImageNet)")
+    print("model      efficientnet_lite0 (pretrained on ImageNet)")
     print(f"image      {photo}")
     print(f"predicted  {r['label']} (class {r['target']}), p = {r['probability']:.3f}")
     print(f"masked     p = {r['masked_probability']:.3f} with mask mean {r['mask_mean']:.3f}")
@@ -83,10 +85,9 @@ def _beside(
 ) -> Path | None:
     """NeuroMask's mask next to other methods' maps on the same photo, one row."""
     from ..api import explain
+    from ..explainers import method_info, require_available
     from ..images import to_original_size
     from ..viz.grid import comparison_grid
-
-    from ..explainers import method_info, require_available
 
     names = [m for m in args.beside.split(",") if m]
     if args.beside == ",".join(BESIDE):
@@ -94,8 +95,10 @@ def _beside(
         # it; a method the user names is required (exit 2 with that command).
         for name in names:
             if not method_info(name).available:
-                print(f"skipped {name} beside neuromask (not installed; add with: {method_info(name).install})",
-                      file=sys.stderr)
+                print(
+                    f"skipped {name} beside neuromask (not installed; add with: {method_info(name).install})",
+                    file=sys.stderr,
+                )
         names = [m for m in names if method_info(m).available]
     for name in names:
         require_available(name)
@@ -108,4 +111,6 @@ def _beside(
         maps[name] = np.asarray(to_original_size(e.attribution[0], geometry))
         seconds[name] = e.seconds
     label = f"{model.label(int(explanation.target[0]))}"
-    return comparison_grid(out / f"{args.image}.beside.png", [picture], [label], ["neuromask", *names], [maps], seconds=seconds, cell=2.6)
+    return comparison_grid(
+        out / f"{args.image}.beside.png", [picture], [label], ["neuromask", *names], [maps], seconds=seconds, cell=2.6
+    )

@@ -18,7 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target", default=None, help="class index or label name (default: each image's top-1 class)")
     p.add_argument("--steps", type=int, default=None, help="optimisation steps, for methods that have them")
     p.add_argument("--preset", default=None, help="a named set of options, e.g. neuromask's paper / reference")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="any other method option (repeatable)")
+    p.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="any other method option (repeatable)"
+    )
     p.add_argument("--batch-size", type=int, default=4, help="images explained together (default 4)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
@@ -40,8 +42,14 @@ def run(args: argparse.Namespace) -> int:
     # scaled to the model's input size unless the user set them.
     params = {**method_info(args.method).scaled_options(model.input_size), **params}
     written, failures = explain_files(
-        model, args.images, args.out, method=args.method, target=args.target,
-        params=params, batch_size=args.batch_size, quiet=args.quiet,
+        model,
+        args.images,
+        args.out,
+        method=args.method,
+        target=args.target,
+        params=params,
+        batch_size=args.batch_size,
+        quiet=args.quiet,
     )
     if not args.quiet:
         for w in written:

@@ -23,20 +23,38 @@ from .common import parse_params
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "explain-dataset", help="explain every image of a folder or WebDataset shards; rerun to resume",
+        "explain-dataset",
+        help="explain every image of a folder or WebDataset shards; rerun to resume",
     )
     p.add_argument("source", type=Path, help="a folder of images (recursive), an ImageFolder root, or .tar shards")
     p.add_argument("--model", required=True, help="built-in name (see `neuromask models`) or a model file / spec")
     p.add_argument("--methods", required=True, help=f"comma-separated, from: {', '.join(methods())}")
     p.add_argument("--out", required=True, type=Path, help="folder for results.parquet, maps.zarr, manifest.jsonl")
-    p.add_argument("--source-kind", default="auto", choices=("auto", "folder", "imagefolder", "webdataset"),
-                   help="how SOURCE is laid out (default: auto, .tar shards or a folder)")
-    p.add_argument("--target", default="top1", choices=("top1", "class"),
-                   help="explain each image's top-1 class, or the class its ImageFolder folder / .cls gives")
-    p.add_argument("--option", action="append", default=[], metavar="METHOD.KEY=VALUE",
-                   help="an option of one method, e.g. neuromask.steps=100 (repeatable)")
-    p.add_argument("--config", type=Path, default=None,
-                   help='a JSON or TOML file of options per method, e.g. {"neuromask": {"steps": 100}}')
+    p.add_argument(
+        "--source-kind",
+        default="auto",
+        choices=("auto", "folder", "imagefolder", "webdataset"),
+        help="how SOURCE is laid out (default: auto, .tar shards or a folder)",
+    )
+    p.add_argument(
+        "--target",
+        default="top1",
+        choices=("top1", "class"),
+        help="explain each image's top-1 class, or the class its ImageFolder folder / .cls gives",
+    )
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="METHOD.KEY=VALUE",
+        help="an option of one method, e.g. neuromask.steps=100 (repeatable)",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help='a JSON or TOML file of options per method, e.g. {"neuromask": {"steps": 100}}',
+    )
     p.add_argument("--batch-size", type=int, default=1, help="images explained together (default 1)")
     p.add_argument("--workers", type=int, default=1, help="more than 1 runs on a pool of Ray actors (default 1)")
     p.add_argument("--address", default=None, help="run on an existing Ray cluster (e.g. 127.0.0.1:6379, or auto)")
@@ -57,7 +75,9 @@ def method_options(names: list[str], pairs: list[str], config: Path | None) -> d
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
             raise InputError(f"config '{config}' is not valid {config.suffix.lstrip('.') or 'JSON'}: {exc}") from exc
         if not isinstance(loaded, dict) or not all(isinstance(v, dict) for v in loaded.values()):
-            raise InputError(f"config '{config}' must map each method to its options, e.g. {{\"neuromask\": {{\"steps\": 100}}}}")
+            raise InputError(
+                f'config \'{config}\' must map each method to its options, e.g. {{"neuromask": {{"steps": 100}}}}'
+            )
         options = {m: dict(v) for m, v in loaded.items()}
     for key, value in parse_params(pairs).items():
         method, dot, option = key.partition(".")
@@ -72,11 +92,20 @@ def run(args: argparse.Namespace) -> int:
 
     names = [n.strip() for n in args.methods.split(",") if n.strip()]
     summary = explain_dataset(
-        args.source, args.model, names, args.out,
+        args.source,
+        args.model,
+        names,
+        args.out,
         options=method_options(names, args.option, args.config),
-        target=args.target, source_kind=args.source_kind, batch_size=args.batch_size,
-        workers=args.workers, address=args.address, threads=args.threads,
-        per_image=args.per_image, device=args.device, quiet=args.quiet,
+        target=args.target,
+        source_kind=args.source_kind,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        address=args.address,
+        threads=args.threads,
+        per_image=args.per_image,
+        device=args.device,
+        quiet=args.quiet,
     )
     for _, _, trace in summary.bugs:
         print(trace, file=sys.stderr, end="")
@@ -90,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
     if summary.bugs:
         print(
             f"neuromask explain-dataset: internal error in {len(summary.bugs)} item(s); this is a bug in neuromask "
-            "or a library it calls: please report it with the traceback above", file=sys.stderr,
+            "or a library it calls: please report it with the traceback above",
+            file=sys.stderr,
         )
         return EXIT_BUG
     return EXIT_OK if summary.ok else EXIT_FAILED

@@ -18,13 +18,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     studies = parser.add_subparsers(dest="study", required=True)
     bnn = studies.add_parser("bnn", help="BNN vs full-precision explanations (Widdicombe & Julier 2021)")
-    bnn.add_argument("--quick", action="store_true",
-                     help="3 seeds, 6 images, 8 methods instead of 5 seeds, 8 images, every method but the baselines")
-    bnn.add_argument("--dataset", nargs="+", choices=sorted(RECIPES), metavar="NAME",
-                     help=f"datasets (default: all of {', '.join(RECIPES)})")
+    bnn.add_argument(
+        "--quick",
+        action="store_true",
+        help="3 seeds, 6 images, 8 methods instead of 5 seeds, 8 images, every method but the baselines",
+    )
+    bnn.add_argument(
+        "--dataset",
+        nargs="+",
+        choices=sorted(RECIPES),
+        metavar="NAME",
+        help=f"datasets (default: all of {', '.join(RECIPES)})",
+    )
     bnn.add_argument("--out", required=True, type=Path, metavar="DIR")
-    bnn.add_argument("--cache", type=Path, metavar="DIR",
-                     help="where the trained seed models are kept and reused (default DIR/models)")
+    bnn.add_argument(
+        "--cache",
+        type=Path,
+        metavar="DIR",
+        help="where the trained seed models are kept and reused (default DIR/models)",
+    )
     bnn.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.set_defaults(run=run)
 

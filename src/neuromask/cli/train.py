@@ -24,9 +24,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--test-samples", type=int, default=2_000, help="test samples (default 2000)")
     parser.add_argument("--width", type=int, default=16, help="channels of the first conv block")
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="drives the training data, initial weights and shuffling (default 0; "
-                        "the BNN study trains seeds 0..4 of each architecture)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="drives the training data, initial weights and shuffling (default 0; "
+        "the BNN study trains seeds 0..4 of each architecture)",
+    )
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--out", required=True, type=Path, metavar="FILE")
     parser.set_defaults(run=run)

@@ -44,9 +44,7 @@ def _choose_image() -> tuple[str, Any] | None:
     if source == "Sample":
         name = st.sidebar.selectbox("Sample image", logic.sample_names(), key="sample")
         return name, logic.sample_image(name)
-    upload = st.sidebar.file_uploader(
-        f"An image file (up to {logic.MAX_PIXELS / 1e6:.0f} megapixels)", key="upload"
-    )
+    upload = st.sidebar.file_uploader(f"An image file (up to {logic.MAX_PIXELS / 1e6:.0f} megapixels)", key="upload")
     if upload is None:
         st.info("Upload an image in the sidebar, or choose a sample.")
         return None
@@ -70,7 +68,8 @@ def _choose_model() -> tuple[str, tuple[tuple[str, Any], ...]] | None:
     if choice != CUSTOM_MODEL:
         return choice, ()
     spec = st.sidebar.text_input(
-        "Model file or spec", key="model_spec",
+        "Model file or spec",
+        key="model_spec",
         help="a TorchScript or ONNX file, weights.pt@package.module:Class, torchvision:NAME or timm:NAME",
     ).strip()
     size = st.sidebar.number_input("Its input size (px)", min_value=8, max_value=2048, value=224, key="model_size")
@@ -109,22 +108,31 @@ def _wait(runs: logic.Runs, key: Any, method: str) -> None:
 
 def _show_grid(picture: Any, results: list[logic.MethodResult]) -> None:
     masks = [r.method for r in results if r.is_mask]
-    note = "Masks ({}) share one colour scale: the mask's value, 0 (blue) to 1 (red). ".format(", ".join(masks)) if masks else ""
+    note = (
+        "Masks ({}) share one colour scale: the mask's value, 0 (blue) to 1 (red). ".format(", ".join(masks))
+        if masks
+        else ""
+    )
     st.caption(note + "Other maps have no common unit: each is stretched from its 1st to its 99th percentile.")
     for start in range(0, len(results), COLUMNS):
         cols = st.columns(COLUMNS)
         for col, r in zip(cols, results[start : start + COLUMNS]):
             with col:
-                st.image(logic.overlay(picture, logic.display_values(r.attribution, r.is_mask)),
-                         caption=f"{r.method} ({r.kind})", width="stretch")
-                st.caption(" · ".join(f"{k} {v:.3f}" for k, v in r.scores.items() if k != "seconds")
-                           + f" · {r.seconds:.2f} s")
+                st.image(
+                    logic.overlay(picture, logic.display_values(r.attribution, r.is_mask)),
+                    caption=f"{r.method} ({r.kind})",
+                    width="stretch",
+                )
+                st.caption(
+                    " · ".join(f"{k} {v:.3f}" for k, v in r.scores.items() if k != "seconds") + f" · {r.seconds:.2f} s"
+                )
 
 
 def _show_history(picture: Any, result: logic.MethodResult) -> None:
     st.subheader("NeuroMask's mask while it learns")
-    step = st.select_slider("Optimisation step", options=result.history_steps,
-                            value=result.history_steps[-1], key="history_step")
+    step = st.select_slider(
+        "Optimisation step", options=result.history_steps, value=result.history_steps[-1], key="history_step"
+    )
     frame = result.history[result.history_steps.index(step)]
     st.image(logic.overlay(picture, logic.display_values(frame, True)), width=logic.DISPLAY_SIDE)
     st.caption(f"step {step}: mask area {frame.mean():.3f}")
@@ -137,9 +145,11 @@ def explain_page() -> None:
     methods = st.sidebar.multiselect("Methods", logic.method_names(), default=["neuromask", "gradcam"], key="methods")
     steps = st.sidebar.number_input("NeuroMask steps", min_value=1, max_value=5000, value=200, step=10, key="steps")
     with_scores = st.sidebar.checkbox(
-        "Scores (deletion, insertion, mask area, masked probability)", value=True, key="scores",
+        "Scores (deletion, insertion, mask area, masked probability)",
+        value=True,
+        key="scores",
         help="deletion and insertion take 224 forward passes each: seconds on a small model, "
-             "tens of seconds on an ImageNet model on a CPU",
+        "tens of seconds on an ImageNet model on a CPU",
     )
     if chosen_image is None or chosen_model is None:
         return
@@ -160,8 +170,12 @@ def explain_page() -> None:
     with left:
         st.image(logic.overlay(picture), caption=f"{image_name}, as {model.name} sees it")
     with right:
-        target = st.radio("Class to explain (the model's top classes)", [t[0] for t in top], key="target",
-                          format_func=lambda i: next(f"{lab} (p = {p:.3f})" for j, lab, p in top if j == i))
+        target = st.radio(
+            "Class to explain (the model's top classes)",
+            [t[0] for t in top],
+            key="target",
+            format_func=lambda i: next(f"{lab} (p = {p:.3f})" for j, lab, p in top if j == i),
+        )
     if not methods:
         st.info("Choose at least one method in the sidebar.")
         return
@@ -195,8 +209,14 @@ def explain_page() -> None:
     if learned is not None:
         _show_history(picture, learned)
     record = {"image": image_name, "model": model.name, "target": int(target), "label": model.label(int(target))}
-    st.download_button("Download results (.zip)", logic.results_archive(picture, done, record),
-                       file_name="neuromask_results.zip", mime="application/zip", key="download", on_click="ignore")
+    st.download_button(
+        "Download results (.zip)",
+        logic.results_archive(picture, done, record),
+        file_name="neuromask_results.zip",
+        mime="application/zip",
+        key="download",
+        on_click="ignore",
+    )
 
 
 def _direction(metric: str) -> str:
@@ -208,8 +228,11 @@ def _direction(metric: str) -> str:
 
 def results_page() -> None:
     st.title("Results of a benchmark or a dataset run")
-    folder = st.text_input("Results folder", key="results_folder",
-                           placeholder="the --out folder of `neuromask benchmark` or of a dataset run").strip()
+    folder = st.text_input(
+        "Results folder",
+        key="results_folder",
+        placeholder="the --out folder of `neuromask benchmark` or of a dataset run",
+    ).strip()
     if not folder:
         st.info("Give the path of a results folder on this machine.")
         return
@@ -222,8 +245,10 @@ def results_page() -> None:
         rows = found.rows
         failed = rows[rows["status"] != "ok"]
         st.subheader("Benchmark")
-        st.write(f"{len(rows)} cells, {rows['group'].nunique()} groups, {rows['method'].nunique()} methods, "
-                 f"{len(failed)} failed.")
+        st.write(
+            f"{len(rows)} cells, {rows['group'].nunique()} groups, {rows['method'].nunique()} methods, "
+            f"{len(failed)} failed."
+        )
         tables = list(logic.benchmark_tables(rows))
         metric_names = sorted({m for _, table in tables for m in table.columns})
         metric = st.selectbox("Chart of", metric_names, key="results_metric") if metric_names else None

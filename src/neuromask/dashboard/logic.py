@@ -17,10 +17,11 @@ import tempfile
 import threading
 import warnings
 import zipfile
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Hashable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -195,7 +196,9 @@ class MethodResult:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def score(model: LoadedModel, inputs: torch.Tensor, target: int, attribution: torch.Tensor, is_mask: bool) -> dict[str, float]:
+def score(
+    model: LoadedModel, inputs: torch.Tensor, target: int, attribution: torch.Tensor, is_mask: bool
+) -> dict[str, float]:
     """Deletion and insertion AUC for any map (N=1), plus mask area and masked probability for masks."""
     tgt = torch.tensor([target])
     att = attribution[None]
@@ -273,8 +276,17 @@ class Runs:
     progress: dict[Hashable, tuple[int, int]] = field(default_factory=dict)
     methods: dict[Hashable, str] = field(default_factory=dict)
 
-    def start(self, key: Hashable, model: LoadedModel, inputs: torch.Tensor, target: int, method: str,
-              options: dict[str, Any] | None = None, *, with_scores: bool = True) -> None:
+    def start(
+        self,
+        key: Hashable,
+        model: LoadedModel,
+        inputs: torch.Tensor,
+        target: int,
+        method: str,
+        options: dict[str, Any] | None = None,
+        *,
+        with_scores: bool = True,
+    ) -> None:
         """Queue ``run_method`` for ``key`` unless it is finished or running; forget an earlier failure."""
         if key in self.results or key in self.running:
             return
@@ -284,8 +296,9 @@ class Runs:
         def report(done: int, total: int) -> None:  # on the explanation thread: one assignment
             self.progress[key] = (done, total)
 
-        self.running[key] = submit(run_method, model, inputs, target, method, options,
-                                   progress=report, with_scores=with_scores)
+        self.running[key] = submit(
+            run_method, model, inputs, target, method, options, progress=report, with_scores=with_scores
+        )
 
     def collect(self) -> None:
         """Move every finished run into ``results`` or ``failures``."""
@@ -314,7 +327,9 @@ def display_values(attribution: np.ndarray, is_mask: bool) -> np.ndarray:
     return normalise_for_display(attribution)
 
 
-def overlay(picture: np.ndarray, values: np.ndarray | None = None, *, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
+def overlay(
+    picture: np.ndarray, values: np.ndarray | None = None, *, alpha: float = 0.5, cmap: str = "jet"
+) -> np.ndarray:
     """The picture (H, W, 3) in [0, 1] under a colour map of values (H, W) in [0, 1] (or alone): (H', W', 3) uint8.
 
     Enlarged (nearest neighbour, so pixels stay pixels) to at least ``DISPLAY_SIDE`` on the short side.
@@ -434,4 +449,3 @@ def run_summary(run: Any) -> Any:
     counts = pd.crosstab(run["method"], run["status"]).reindex(columns=["ok", "failed"], fill_value=0)
     seconds = run[run["status"] == "ok"].groupby("method")["seconds"].median().rename("median seconds")
     return counts.join(seconds)
-

@@ -20,8 +20,8 @@ split (see :mod:`neuromask.datasets.composites`).
 from . import counting as _counting  # noqa: F401  (registers the generator)
 from . import shapes_on_texture as _shapes_on_texture  # noqa: F401
 from . import triangles_squares as _triangles_squares  # noqa: F401
-from .composites import Composites, composite_scenes
 from ._base import DATASETS, Dataset, class_names, concat, dataset_options, generate, load, save, stream
+from .composites import Composites, composite_scenes
 
 __all__ = [
     "DATASETS",

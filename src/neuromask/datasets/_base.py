@@ -16,9 +16,10 @@ from __future__ import annotations
 import inspect
 import json
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -58,9 +59,7 @@ class Dataset:
 def dataset_options(name: str) -> dict[str, Any]:
     """The options of dataset ``name`` with their defaults, read from its generator's signature."""
     sig = inspect.signature(DATASETS.get(name))
-    return {
-        p.name: p.default for p in sig.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY
-    }
+    return {p.name: p.default for p in sig.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
 def class_names(name: str) -> list[str]:
@@ -160,8 +159,7 @@ def concat(chunks: list[Dataset]) -> Dataset:
     for other in chunks[1:]:
         if other.name != first.name or other.options != first.options:
             raise InputError(
-                f"cannot concatenate dataset '{other.name}' {other.options} "
-                f"to '{first.name}' {first.options}"
+                f"cannot concatenate dataset '{other.name}' {other.options} to '{first.name}' {first.options}"
             )
     return Dataset(
         images=torch.cat([c.images for c in chunks]),
@@ -183,9 +181,9 @@ def save(dataset: Dataset, path: str | Path) -> Path:
         images=dataset.images.numpy(),
         labels=dataset.labels.numpy(),
         evidence=dataset.evidence.numpy(),
-        meta=np.array(json.dumps(
-            {"name": dataset.name, "class_names": dataset.class_names, "options": dataset.options}
-        )),
+        meta=np.array(
+            json.dumps({"name": dataset.name, "class_names": dataset.class_names, "options": dataset.options})
+        ),
     )
     return path
 

@@ -39,10 +39,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -111,10 +112,12 @@ OBJECTS: dict[str, ObjectSource] = {
     for o in (
         ObjectSource("cat", "skimage:chelsea", _skimage("chelsea"), (0, 300, 40, 420), (281, 282, 285)),
         ObjectSource("espresso", "skimage:coffee", _skimage("coffee"), (0, 390, 30, 570), (967, 968, 504)),
-        ObjectSource("moped", "skimage:stereo_motorcycle", _skimage("stereo_motorcycle"), (150, 500, 20, 580),
-                     (665, 670)),
-        ObjectSource("uniform", "matplotlib:grace_hopper.jpg", _matplotlib("grace_hopper.jpg"), (0, 600, 0, 512),
-                     (652,)),
+        ObjectSource(
+            "moped", "skimage:stereo_motorcycle", _skimage("stereo_motorcycle"), (150, 500, 20, 580), (665, 670)
+        ),
+        ObjectSource(
+            "uniform", "matplotlib:grace_hopper.jpg", _matplotlib("grace_hopper.jpg"), (0, 600, 0, 512), (652,)
+        ),
         ObjectSource("missile", "skimage:rocket", _skimage("rocket"), (80, 427, 250, 380), (657, 744, 812)),
         ObjectSource("helmet", "skimage:astronaut", _skimage("astronaut"), (330, 512, 290, 512), (518, 560)),
         ObjectSource("tripod", "skimage:camera", _skimage("camera"), (20, 512, 100, 430), (872,)),
@@ -138,8 +141,9 @@ class Split:
 
 
 SPLITS: dict[str, Split] = {
-    "dev": Split(objects=("missile", "helmet", "tripod", "palace", "flower"), textures=("brick", "immunohistochemistry"),
-                 seed=0),
+    "dev": Split(
+        objects=("missile", "helmet", "tripod", "palace", "flower"), textures=("brick", "immunohistochemistry"), seed=0
+    ),
     "test": Split(objects=("cat", "espresso", "moped", "uniform"), textures=("gravel", "grass"), seed=1),
 }
 BACKGROUNDS = ("flat", "texture")
@@ -174,7 +178,7 @@ class Composites:
         return int(self.labels.shape[0])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cutout(name: str) -> np.ndarray:
     """The object's cut-out (h, w, 3) float32 in [0, 1]."""
     source = OBJECTS[name]
@@ -186,7 +190,7 @@ def _cutout(name: str) -> np.ndarray:
     return (cut.astype(np.float32) / 255.0) if cut.dtype == np.uint8 else cut.astype(np.float32)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _texture(name: str) -> np.ndarray:
     """A texture photo as grey (H, W) float32 in [0, 1]."""
     image = np.asarray(TEXTURES[name]()).astype(np.float32)
@@ -337,8 +341,15 @@ def composite_scenes(
     if not isinstance(model, LoadedModel) or model.channels != 3:
         raise InputError("composites need a LoadedModel with 3 input channels (neuromask.load_model(...))")
     tries = 40 * n if max_tries is None else max_tries
-    key = {"version": VERSION, "split": split, "objects": objects, "background": background, "n": n, "tries": tries,
-           "size": list(model.input_size)}
+    key = {
+        "version": VERSION,
+        "split": split,
+        "objects": objects,
+        "background": background,
+        "n": n,
+        "tries": tries,
+        "size": list(model.input_size),
+    }
     path = _cache_path(default_cache() if cache == "default" else Path(cache), model, key) if cache else None
     if path is not None and path.exists():
         return _load(path)
@@ -348,8 +359,9 @@ def composite_scenes(
     return result
 
 
-def _draw(model: LoadedModel, n: int, split: str, objects: int, background_kind: str, tries: int,
-          batch_size: int) -> Composites:
+def _draw(
+    model: LoadedModel, n: int, split: str, objects: int, background_kind: str, tries: int, batch_size: int
+) -> Composites:
     side = SPLITS[split]
     classes = object_classes(model, side.objects)
     names = tuple(classes)
@@ -388,10 +400,13 @@ def _draw(model: LoadedModel, n: int, split: str, objects: int, background_kind:
                 kept_names.append(f"{split}-{background_kind}-{objects}x-{i}")
     h, w = size
     return Composites(
-        images=torch.from_numpy(np.stack(kept_images)).permute(0, 3, 1, 2).contiguous() if kept_images
+        images=torch.from_numpy(np.stack(kept_images)).permute(0, 3, 1, 2).contiguous()
+        if kept_images
         else torch.zeros((0, 3, h, w)),
         labels=torch.tensor(kept_labels, dtype=torch.long).reshape(-1, objects),
-        evidence=torch.from_numpy(np.stack(kept_masks)) if kept_masks else torch.zeros((0, objects, h, w), dtype=torch.bool),
+        evidence=torch.from_numpy(np.stack(kept_masks))
+        if kept_masks
+        else torch.zeros((0, objects, h, w), dtype=torch.bool),
         objects=kept_objects,
         names=kept_names,
         split=split,
@@ -404,11 +419,23 @@ def _draw(model: LoadedModel, n: int, split: str, objects: int, background_kind:
 
 def _save(data: Composites, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"objects": [list(o) for o in data.objects], "names": data.names, "split": data.split,
-            "background": data.background, "model": data.model, "tried": data.tried, "info": data.info}
+    meta = {
+        "objects": [list(o) for o in data.objects],
+        "names": data.names,
+        "split": data.split,
+        "background": data.background,
+        "model": data.model,
+        "tried": data.tried,
+        "info": data.info,
+    }
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, images=data.images.numpy(), labels=data.labels.numpy(), evidence=data.evidence.numpy(),
-                        meta=np.array(json.dumps(meta)))
+    np.savez_compressed(
+        tmp,
+        images=data.images.numpy(),
+        labels=data.labels.numpy(),
+        evidence=data.evidence.numpy(),
+        meta=np.array(json.dumps(meta)),
+    )
     tmp.replace(path)  # never a half-written cache file
 
 
@@ -429,5 +456,15 @@ def _load(path: Path) -> Composites:
         )
 
 
-__all__ = ["OBJECTS", "TEXTURES", "SPLITS", "BACKGROUNDS", "Composites", "composite_scenes", "object_classes",
-           "render", "background", "default_cache"]
+__all__ = [
+    "OBJECTS",
+    "TEXTURES",
+    "SPLITS",
+    "BACKGROUNDS",
+    "Composites",
+    "composite_scenes",
+    "object_classes",
+    "render",
+    "background",
+    "default_cache",
+]

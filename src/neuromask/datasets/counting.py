@@ -29,9 +29,7 @@ def counting(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One image (32, 32) float32 with ``label + 1`` discs, and its evidence (32, 32) bool."""
     if not 1.0 <= min_radius <= max_radius <= 5.0:
-        raise InputError(
-            f"radii must satisfy 1 <= min_radius <= max_radius <= 5; got {min_radius!r}, {max_radius!r}"
-        )
+        raise InputError(f"radii must satisfy 1 <= min_radius <= max_radius <= 5; got {min_radius!r}, {max_radius!r}")
     if not 0.0 < contrast <= 1.0:
         raise InputError(f"contrast must be in (0, 1]; got {contrast!r}")
     while True:

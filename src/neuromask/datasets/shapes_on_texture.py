@@ -42,9 +42,7 @@ def _texture(rng: np.random.Generator) -> np.ndarray:
 
 
 @DATASETS.register("shapes_on_texture", classes=CLASSES)
-def shapes_on_texture(
-    rng: np.random.Generator, label: int, *, distractors: int = 3
-) -> tuple[np.ndarray, np.ndarray]:
+def shapes_on_texture(rng: np.random.Generator, label: int, *, distractors: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """One image (48, 48) float32 whose bright shape is of class ``label``; evidence (48, 48) bool."""
     if isinstance(distractors, bool) or not isinstance(distractors, int) or not 0 <= distractors <= 6:
         raise InputError(f"distractors must be an integer in 0 .. 6; got {distractors!r}")

@@ -171,11 +171,9 @@ def require_available(method: str) -> MethodInfo:
     info = method_info(method)
     if not info.available:
         raise MissingDependencyError(
-            f"method '{method}' needs {', '.join(info.requires)}, which is not installed; "
-            f"add it with `{info.install}`"
+            f"method '{method}' needs {', '.join(info.requires)}, which is not installed; add it with `{info.install}`"
         )
     return info
-
 
 
 def resolve_options(entry: Entry, params: dict[str, Any], model: LoadedModel | None) -> dict[str, Any]:
@@ -203,7 +201,6 @@ def resolve_options(entry: Entry, params: dict[str, Any], model: LoadedModel | N
     if presets:
         options["preset"] = preset
     return options
-
 
 
 def ordered(names: list[str] | None = None) -> list[str]:

@@ -6,7 +6,7 @@ Kept private: methods import them, users never need them.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
@@ -44,8 +44,10 @@ def check_positive(name: str, value: int | float, *, integer: bool = True) -> No
 
 def check_fraction(name: str, value: float, *, low_open: bool = True) -> None:
     """Raise InputError unless ``value`` is in (0, 1] (or [0, 1] with ``low_open=False``)."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
-        (0 < value <= 1) if low_open else (0 <= value <= 1)
+    ok = (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and ((0 < value <= 1) if low_open else (0 <= value <= 1))
     )
     if not ok:
         interval = "(0, 1]" if low_open else "[0, 1]"
@@ -79,9 +81,7 @@ def chunks(total: int, size: int) -> Iterator[slice]:
         yield slice(start, min(start + size, total))
 
 
-def input_gradients(
-    model: nn.Module, inputs: torch.Tensor, target: torch.Tensor, batch_size: int
-) -> torch.Tensor:
+def input_gradients(model: nn.Module, inputs: torch.Tensor, target: torch.Tensor, batch_size: int) -> torch.Tensor:
     """d logit_target / d inputs for every row, ``batch_size`` rows per backward pass.
 
     inputs (M, C, H, W), target (M,) -> gradients (M, C, H, W). The model is frozen and in

@@ -31,17 +31,18 @@ short on the bottom and right).
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._core import gaussian_blur
 from ..errors import InputError
 from ..types import MethodOutput
 from . import METHODS
 from ._common import check_fraction, check_positive
-from .._core import gaussian_blur
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Few steps for tests, the quick benchmark suite and the docs gallery; not a quality setting.
@@ -127,7 +128,9 @@ def apply_pyramid(pyramid: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return y0 + frac * (y1 - y0)
 
 
-@METHODS.register("extremal_perturbation", kind="mask", order=11, pixel_options=("step", "sigma", "max_blur"), presets=PRESETS)
+@METHODS.register(
+    "extremal_perturbation", kind="mask", order=11, pixel_options=("step", "sigma", "max_blur"), presets=PRESETS
+)
 def extremal_perturbation(
     model: nn.Module,
     inputs: torch.Tensor,

@@ -29,8 +29,17 @@ from ._common import reduce_channels
 RELU_LIKE: tuple[type[nn.Module], ...] = (nn.ReLU, nn.ReLU6, nn.LeakyReLU)
 # Nonlinearities whose gradient guided backprop does not define.
 UNSUPPORTED: tuple[type[nn.Module], ...] = (
-    nn.SiLU, nn.GELU, nn.Hardswish, nn.Mish, nn.ELU, nn.SELU, nn.CELU, nn.Softplus,
-    nn.PReLU, nn.RReLU, nn.Tanh,
+    nn.SiLU,
+    nn.GELU,
+    nn.Hardswish,
+    nn.Mish,
+    nn.ELU,
+    nn.SELU,
+    nn.CELU,
+    nn.Softplus,
+    nn.PReLU,
+    nn.RReLU,
+    nn.Tanh,
 )
 
 

@@ -4,15 +4,15 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from .._core import make_baseline
 from ..types import MethodOutput
 from . import METHODS
 from ._common import check_positive, reduce_channels
-from .._core import make_baseline
 
 
 # "fast": few steps for tests, the quick benchmark suite and the docs gallery.

@@ -12,17 +12,18 @@ compares images pixel by pixel, while LIME compares the binary keep-vectors
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from .._core import make_baseline
 from ..errors import InputError
 from ..types import MethodOutput
 from . import METHODS
 from ._common import check_positive, probability_model
-from .._core import make_baseline
 
 
 def grid_segments(height: int, width: int, segments: int) -> torch.Tensor:
@@ -36,7 +37,9 @@ def grid_segments(height: int, width: int, segments: int) -> torch.Tensor:
     return r[:, None] * cols + c[None, :]
 
 
-def superpixels(image: torch.Tensor, segmentation: str, segments: int, compactness: float = 10.0) -> tuple[torch.Tensor, str]:
+def superpixels(
+    image: torch.Tensor, segmentation: str, segments: int, compactness: float = 10.0
+) -> tuple[torch.Tensor, str]:
     """Label map (H, W) long, labels 0..K-1, of one image (C, H, W) scaled to [0, 1], and the
     segmentation actually used.
 
@@ -162,7 +165,7 @@ def lime(
 
         def sample(original: torch.Tensor, **kwargs: Any) -> torch.Tensor:
             n_features = int(kwargs["num_interp_features"])
-            keep = torch.rand((1, n_features), generator=gen) < 0.5
+            keep = torch.rand((1, n_features), generator=gen) < 0.5  # noqa: B023 - called within this iteration
             return keep.long().to(original.device)
 
         def similarity(original: torch.Tensor, perturbed: torch.Tensor, keep: torch.Tensor, **_: Any) -> float:

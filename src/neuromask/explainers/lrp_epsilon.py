@@ -73,10 +73,15 @@ def _composite(name: str, epsilon: float) -> Any:
     raise UnknownNameError(f"composite must be one of {', '.join(COMPOSITES)}; got {name!r}")
 
 
-@METHODS.register("lrp_epsilon", kind="relevance", order=7, requires=("zennit",),
+@METHODS.register(
+    "lrp_epsilon",
+    kind="relevance",
+    order=7,
+    requires=("zennit",),
     # Zennit declares torchvision, which would replace the CPU torch; it needs it only for its
     # torchvision canonizers, so it is installed without its declared dependencies.
-    install="pip install --no-deps 'zennit==0.5.1'")
+    install="pip install --no-deps 'zennit==0.5.1'",
+)
 def lrp_epsilon(
     model: nn.Module,
     inputs: torch.Tensor,

@@ -23,10 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._core import gaussian_blur
 from ..types import MethodOutput
 from . import METHODS
 from ._common import check_positive
-from .._core import gaussian_blur
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Few steps for tests, the quick benchmark suite and the docs gallery; not a quality setting.

@@ -51,16 +51,17 @@ its images one by one.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._core import make_baseline, relative_blur_sigma
 from ..errors import InputError
 from ..types import MethodOutput
 from . import METHODS
-from .._core import make_baseline, relative_blur_sigma
 
 # Smoothing kernels: the paper's discrete Laplacian (4-neighbour) and the reference
 # code's 8- and 24-neighbour variants (centre 8 or 24, all others -1).
@@ -79,25 +80,67 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Few steps for tests, the quick benchmark suite and the docs gallery; not a quality setting.
     "fast": dict(steps=30),
     "paper": dict(
-        steps=2000, lr=0.03, lambda_pred=0.4, lambda_sparse=0.35, lambda_smooth=0.03,
-        tau=20.0, init="uniform", temperature=1.0, reduction="sum",
-        smooth_kernel="laplace4", smooth_norm="l1", smooth_padding="none", optimizer="rmsprop",
-        rms_decay=0.9, rms_eps=1e-10, baseline="zero", mask_size=None,
-        lambda_delete=0.0, area=None,
+        steps=2000,
+        lr=0.03,
+        lambda_pred=0.4,
+        lambda_sparse=0.35,
+        lambda_smooth=0.03,
+        tau=20.0,
+        init="uniform",
+        temperature=1.0,
+        reduction="sum",
+        smooth_kernel="laplace4",
+        smooth_norm="l1",
+        smooth_padding="none",
+        optimizer="rmsprop",
+        rms_decay=0.9,
+        rms_eps=1e-10,
+        baseline="zero",
+        mask_size=None,
+        lambda_delete=0.0,
+        area=None,
     ),
     "reference": dict(
-        steps=2000, lr=0.03, lambda_pred=0.4, lambda_sparse=0.35, lambda_smooth=0.03,
-        tau=10.0, init="uniform", temperature=0.3, reduction="mean",
-        smooth_kernel="laplace24", smooth_norm="l2", smooth_padding="none", optimizer="rmsprop_tf1",
-        rms_decay=0.9, rms_eps=1e-10, baseline="black", mask_size=None,
-        lambda_delete=0.0, area=None,
+        steps=2000,
+        lr=0.03,
+        lambda_pred=0.4,
+        lambda_sparse=0.35,
+        lambda_smooth=0.03,
+        tau=10.0,
+        init="uniform",
+        temperature=0.3,
+        reduction="mean",
+        smooth_kernel="laplace24",
+        smooth_norm="l2",
+        smooth_padding="none",
+        optimizer="rmsprop_tf1",
+        rms_decay=0.9,
+        rms_eps=1e-10,
+        baseline="black",
+        mask_size=None,
+        lambda_delete=0.0,
+        area=None,
     ),
     "reference_cifar": dict(
-        steps=2000, lr=0.03, lambda_pred=0.4, lambda_sparse=0.35, lambda_smooth=0.15,
-        tau=10.0, init="uniform", temperature=1.0, reduction="mean",
-        smooth_kernel="laplace8", smooth_norm="l2", smooth_padding="none", optimizer="rmsprop_tf1",
-        rms_decay=0.9, rms_eps=1e-10, baseline="black", mask_size=None,
-        lambda_delete=0.0, area=None,
+        steps=2000,
+        lr=0.03,
+        lambda_pred=0.4,
+        lambda_sparse=0.35,
+        lambda_smooth=0.15,
+        tau=10.0,
+        init="uniform",
+        temperature=1.0,
+        reduction="mean",
+        smooth_kernel="laplace8",
+        smooth_norm="l2",
+        smooth_padding="none",
+        optimizer="rmsprop_tf1",
+        rms_decay=0.9,
+        rms_eps=1e-10,
+        baseline="black",
+        mask_size=None,
+        lambda_delete=0.0,
+        area=None,
     ),
 }
 
@@ -322,8 +365,10 @@ def neuromask(
     # op: m * x + (1 - m) * b = b + m * (x - b).
     delta = inputs - background
     # The deletion game may hide pixels differently (None: as the preservation game does).
-    delete_delta = delta if delete_baseline is None else inputs - make_baseline(
-        inputs, delete_baseline, mean=mean, std=std, blur_sigma=blur_sigma
+    delete_delta = (
+        delta
+        if delete_baseline is None
+        else inputs - make_baseline(inputs, delete_baseline, mean=mean, std=std, blur_sigma=blur_sigma)
     )
     if channels_last:
         # The masked inputs inherit this layout, and the model's convolutions run faster on it.

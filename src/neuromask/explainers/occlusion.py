@@ -4,16 +4,16 @@ over the image and record how much the target's score drops.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from .._core import make_baseline
 from ..errors import InputError
 from ..types import MethodOutput
 from . import METHODS
 from ._common import check_positive, probability_model
-from .._core import make_baseline
 
 
 @METHODS.register("occlusion", kind="perturbation", order=8, pixel_options=("window", "stride"))

@@ -11,16 +11,17 @@ anywhere.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._core import make_baseline
 from ..types import MethodOutput
 from . import METHODS
 from ._common import check_fraction, check_positive, chunks, target_scores
-from .._core import make_baseline
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Few masks for tests, the quick benchmark suite and the docs gallery; not a quality setting.
@@ -30,9 +31,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def random_masks(
-    count: int, size: tuple[int, int], grid: int, p: float, gen: torch.Generator
-) -> torch.Tensor:
+def random_masks(count: int, size: tuple[int, int], grid: int, p: float, gen: torch.Generator) -> torch.Tensor:
     """RISE masks (count, 1, H, W) in [0, 1], drawn from ``gen`` (on the CPU)."""
     h, w = size
     cell_h, cell_w = math.ceil(h / grid), math.ceil(w / grid)

@@ -10,7 +10,9 @@ from ..errors import InputError
 from ..types import TargetLike
 
 
-def check_attribution(attribution: torch.Tensor, n: int | None = None, size: tuple[int, int] | None = None) -> torch.Tensor:
+def check_attribution(
+    attribution: torch.Tensor, n: int | None = None, size: tuple[int, int] | None = None
+) -> torch.Tensor:
     """Validate an attribution (N, H, W) (or (H, W), one image) and return it as float32 on the CPU."""
     if not isinstance(attribution, torch.Tensor):
         raise InputError(f"attribution must be a torch.Tensor (N, H, W); got {type(attribution).__name__}")
@@ -21,7 +23,9 @@ def check_attribution(attribution: torch.Tensor, n: int | None = None, size: tup
     if not attribution.is_floating_point():
         raise InputError(f"attribution must be a floating-point tensor; got dtype {attribution.dtype}")
     if n is not None and size is not None and tuple(attribution.shape) != (n, *size):
-        raise InputError(f"attribution must be (N, H, W) = {(n, *size)} to match the inputs; got {tuple(attribution.shape)}")
+        raise InputError(
+            f"attribution must be (N, H, W) = {(n, *size)} to match the inputs; got {tuple(attribution.shape)}"
+        )
     if not torch.isfinite(attribution).all():
         raise InputError("attribution contains NaN or infinite values")
     return attribution.detach().float().cpu()

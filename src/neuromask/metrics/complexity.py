@@ -16,8 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import InputError
 from .._core import make_baseline, relative_blur_sigma
+from ..errors import InputError
 from ..types import TargetLike
 from . import METRICS
 from ._common import check_attribution, prepare, target_probability

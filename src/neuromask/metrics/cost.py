@@ -25,8 +25,9 @@ import ctypes.util
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -88,7 +89,7 @@ class _PeakSampler:
         while not self._stop.wait(self.interval):
             self.peak = max(self.peak, _rss_bytes() or 0)
 
-    def __enter__(self) -> "_PeakSampler":
+    def __enter__(self) -> _PeakSampler:
         self._thread.start()
         return self
 
@@ -170,7 +171,7 @@ def explanation_cost(
     maps, seconds, memory = [], [], []
     for i in range(inputs.shape[0]):
         one, tgt = inputs[i : i + 1], targets[i]
-        explanation, s, mb = measure(lambda: explain(model, one, tgt, method=method, **(params or {})), device=device)
+        explanation, s, mb = measure(lambda: explain(model, one, tgt, method=method, **(params or {})), device=device)  # noqa: B023
         maps.append(explanation.attribution)
         seconds.append(s)
         memory.append(mb)

@@ -31,8 +31,8 @@ import math
 import torch
 from torch import nn
 
-from ..errors import InputError
 from .._core import gaussian_blur
+from ..errors import InputError
 from ..types import TargetLike
 from . import METRICS
 from ._common import prepare, target_probability
@@ -194,8 +194,14 @@ def insertion(
 ) -> torch.Tensor:
     """Insertion AUC (N,) in [0, 1]: the trapezoid area under :func:`insertion_curve`. Higher is better."""
     fractions, probs = insertion_curve(
-        model, inputs, target, attribution, pixels_per_step=pixels_per_step,
-        blur_sigma=blur_sigma, blur_radius=blur_radius, batch_size=batch_size,
+        model,
+        inputs,
+        target,
+        attribution,
+        pixels_per_step=pixels_per_step,
+        blur_sigma=blur_sigma,
+        blur_radius=blur_radius,
+        batch_size=batch_size,
     )
     return torch.trapezoid(probs, fractions, dim=1)
 
@@ -286,7 +292,14 @@ def region_perturbation(
 ) -> torch.Tensor:
     """MoRF AOPC (N,): the mean of :func:`region_perturbation_curve` over its L + 1 points. Higher is better."""
     curve = region_perturbation_curve(
-        model, inputs, target, attribution, patch_size=patch_size, regions=regions,
-        perturbation=perturbation, seed=seed, batch_size=batch_size,
+        model,
+        inputs,
+        target,
+        attribution,
+        patch_size=patch_size,
+        regions=regions,
+        perturbation=perturbation,
+        seed=seed,
+        batch_size=batch_size,
     )
     return curve.mean(dim=1)

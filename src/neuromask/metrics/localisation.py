@@ -149,7 +149,10 @@ def equal_area_iou(attribution: torch.Tensor, evidence: torch.Tensor) -> torch.T
 
 
 @METRICS.register(
-    "mass_margin", higher_is_better=True, category="localisation", needs=("evidence", "other_evidence"),
+    "mass_margin",
+    higher_is_better=True,
+    category="localisation",
+    needs=("evidence", "other_evidence"),
     applies_to="any",
 )
 def mass_margin(attribution: torch.Tensor, evidence: torch.Tensor, other_evidence: torch.Tensor) -> torch.Tensor:

@@ -128,7 +128,11 @@ def cascading_randomisation(
         raise InputError("the model has no parameters to randomise")
     if levels is not None and levels < 1:
         raise InputError(f"levels must be >= 1; got {levels}")
-    stops = list(range(1, total + 1)) if levels is None else sorted({round(total * (i + 1) / levels) for i in range(levels)} - {0})
+    stops = (
+        list(range(1, total + 1))
+        if levels is None
+        else sorted({round(total * (i + 1) / levels) for i in range(levels)} - {0})
+    )
     names = [name for name, _ in parameter_layers(module)]
     reference = attribution.abs() if absolute else attribution
     columns = []

@@ -8,7 +8,7 @@ eval mode together with its input size, normalisation and class labels.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..registry import Registry
 from ..types import LoadedModel

@@ -39,8 +39,9 @@ Everything else (widths, kernels, pooling, global average pooling) is the same a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -225,5 +226,11 @@ class BinaryCNN(SmallCNN):
 
 
 __all__ = [
-    "BACKWARD_RULES", "BinaryCNN", "BinaryConv2d", "BinarySign", "backward_rule", "binarize", "padding_value",
+    "BACKWARD_RULES",
+    "BinaryCNN",
+    "BinaryConv2d",
+    "BinarySign",
+    "backward_rule",
+    "binarize",
+    "padding_value",
 ]

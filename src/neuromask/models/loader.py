@@ -32,9 +32,10 @@ import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -113,7 +114,9 @@ def load_model(
     """
     text = os.fspath(spec).strip()
     if not text:
-        raise ModelLoadError("the model spec is empty; give a built-in name (see `neuromask models`), torchvision:NAME, timm:NAME or a model file")
+        raise ModelLoadError(
+            "the model spec is empty; give a built-in name (see `neuromask models`), torchvision:NAME, timm:NAME or a model file"
+        )
     if weights is not None and not text.startswith(("torchvision:", "timm:")):
         raise ModelLoadError(
             f"weights= applies to torchvision:NAME and timm:NAME specs only; got spec '{text}' "
@@ -180,12 +183,7 @@ def _load(spec: str, weights: str | os.PathLike[str] | None) -> LoadedModel:
 
 
 def _looks_like_path(spec: str) -> bool:
-    return (
-        "/" in spec
-        or os.sep in spec
-        or Path(spec).suffix.lower() in MODEL_FILE_SUFFIXES
-        or Path(spec).exists()
-    )
+    return "/" in spec or os.sep in spec or Path(spec).suffix.lower() in MODEL_FILE_SUFFIXES or Path(spec).exists()
 
 
 def _existing_file(path: str) -> Path:
@@ -293,9 +291,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
     if not (isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values())):
-        raise ModelLoadError(
-            f"'{path}' holds a {type(obj).__name__}, not a state dict (a mapping of names to tensors)"
-        )
+        raise ModelLoadError(f"'{path}' holds a {type(obj).__name__}, not a state dict (a mapping of names to tensors)")
     state = {str(k): v for k, v in obj.items()}
     if all(k.startswith("module.") for k in state):
         state = {k.removeprefix("module."): v for k, v in state.items()}

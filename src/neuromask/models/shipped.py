@@ -10,17 +10,15 @@ accuracies and the ``neuromask train`` commands that reproduce them. They take g
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
-from typing import Callable
 
 from ..types import LoadedModel
 from . import MODELS
 
 # (dataset, arch) pairs with weights under data/weights/<dataset>-<arch>.pt (+ .json record).
 SHIPPED: tuple[tuple[str, str], ...] = tuple(
-    (dataset, arch)
-    for dataset in ("triangles_squares", "counting", "shapes_on_texture")
-    for arch in ("cnn", "bnn")
+    (dataset, arch) for dataset in ("triangles_squares", "counting", "shapes_on_texture") for arch in ("cnn", "bnn")
 )
 _ARCH_WORDS = {"cnn": "full-precision CNN", "bnn": "binarized CNN"}
 

@@ -8,7 +8,7 @@ what it expects.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -83,24 +83,29 @@ class CarliniWagnerCNN(nn.Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 3, dropout: float = 0.5) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 64, 3), nn.ReLU(),
-            nn.Conv2d(64, 64, 3), nn.ReLU(),
+            nn.Conv2d(in_channels, 64, 3),
+            nn.ReLU(),
+            nn.Conv2d(64, 64, 3),
+            nn.ReLU(),
             nn.MaxPool2d(2),
-            nn.Conv2d(64, 128, 3), nn.ReLU(),
-            nn.Conv2d(128, 128, 3), nn.ReLU(),
+            nn.Conv2d(64, 128, 3),
+            nn.ReLU(),
+            nn.Conv2d(128, 128, 3),
+            nn.ReLU(),
             nn.MaxPool2d(2),
         )
         self.classifier = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(128 * 5 * 5, 256), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(256, 256), nn.ReLU(),
+            nn.Linear(128 * 5 * 5, 256),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(256, 256),
+            nn.ReLU(),
             nn.Linear(256, num_classes),
         )
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """inputs (N, C, 32, 32) -> logits (N, L)."""
         if inputs.shape[-2:] != (32, 32):
-            raise InputError(
-                f"CarliniWagnerCNN takes 32 x 32 inputs; got shape {tuple(inputs.shape)}"
-            )
+            raise InputError(f"CarliniWagnerCNN takes 32 x 32 inputs; got shape {tuple(inputs.shape)}")
         return self.classifier(self.features(inputs))

@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -205,9 +206,7 @@ def save_trained(result: TrainResult, path: str | Path) -> tuple[Path, Path]:
     """Write the weights (float tensors as fp16, to keep the files small) to ``path`` and
     the record to ``path`` with suffix ``.json``. Returns both paths."""
     path = Path(path)
-    weights = {
-        k: (v.half() if v.is_floating_point() else v) for k, v in result.model.state_dict().items()
-    }
+    weights = {k: (v.half() if v.is_floating_point() else v) for k, v in result.model.state_dict().items()}
     torch.save(weights, path)
     record_path = path.with_suffix(".json")
     record_path.write_text(json.dumps(result.record, indent=2) + "\n")
@@ -219,7 +218,9 @@ def load_trained(path: str | Path) -> TrainResult:
     path = Path(path)
     try:
         record = json.loads(path.with_suffix(".json").read_text())
-        model = build(record["arch"], len(record["class_names"]), in_channels=record.get("in_channels", 1), width=record["width"])
+        model = build(
+            record["arch"], len(record["class_names"]), in_channels=record.get("in_channels", 1), width=record["width"]
+        )
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
     except (OSError, KeyError, RuntimeError, json.JSONDecodeError) as exc:
@@ -258,7 +259,9 @@ def train_cifar10(
         model = CarliniWagnerCNN()
     fit(model, images, labels, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=progress)
     record = cifar10_record(
-        seed=seed, epochs=epochs, accuracy=evaluate(model, test_images, test_labels),
+        seed=seed,
+        epochs=epochs,
+        accuracy=evaluate(model, test_images, test_labels),
         seconds=round(time.perf_counter() - started, 1),
     )
     return TrainResult(model, record)

@@ -117,13 +117,16 @@ def explain_batch(model: LoadedModel, batch: Batch) -> list[Outcome]:
     masked = explanation.extras.get("masked_probability")
     for i, (task, _, geometry, _) in enumerate(ready):
         index = int(explanation.target[i])
-        outcomes.append(Outcome(
-            task.item, "ok",
-            target=index,
-            label=model.label(index),
-            probability=float(explanation.probability[i]),
-            masked_probability=float(masked[i]) if isinstance(masked, torch.Tensor) else None,
-            seconds=explanation.seconds / len(ready),
-            attribution=to_original_size(explanation.attribution[i], geometry),
-        ))
+        outcomes.append(
+            Outcome(
+                task.item,
+                "ok",
+                target=index,
+                label=model.label(index),
+                probability=float(explanation.probability[i]),
+                masked_probability=float(masked[i]) if isinstance(masked, torch.Tensor) else None,
+                seconds=explanation.seconds / len(ready),
+                attribution=to_original_size(explanation.attribution[i], geometry),
+            )
+        )
     return outcomes

@@ -15,9 +15,10 @@ import functools
 import json
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -136,8 +137,15 @@ def explain_dataset(
             setup = functools.partial(load_worker_model, model, device)
             results = run_on_ray(setup, explain_batch, batches, workers=workers, address=address, threads=threads)
         # The bar starts from what is already done, so its rate and ETA are this run's.
-        bar = tqdm(total=len(items), initial=summary.already_done, unit="item", desc="explain-dataset",
-                   file=sys.stderr, disable=quiet, smoothing=0.1)
+        bar = tqdm(
+            total=len(items),
+            initial=summary.already_done,
+            unit="item",
+            desc="explain-dataset",
+            file=sys.stderr,
+            disable=quiet,
+            smoothing=0.1,
+        )
         try:
             maps = MapStore(out)
             for batch, result in results:
@@ -184,7 +192,10 @@ def _locked(out: Path) -> Iterator[None]:
 
 
 def _batches(
-    items: list[tuple[WorkItem, Sample]], manifest: Manifest, options: dict[str, dict[str, Any]], target: str,
+    items: list[tuple[WorkItem, Sample]],
+    manifest: Manifest,
+    options: dict[str, dict[str, Any]],
+    target: str,
     batch_size: int,
 ) -> Iterator[Batch]:
     """Batches of one method each, the images' bytes read only when the engine asks for the batch.
@@ -245,9 +256,16 @@ def _record(outcome: Outcome, options: str, class_name: str | None) -> dict[str,
 def _write_outputs(out: Path, maps: MapStore, outcome: Outcome, task: Task, options: str, per_image: bool) -> None:
     """The map into the Zarr store, and with ``--per-image`` its .npy/.png/.json, each atomically."""
     item = outcome.item
-    maps.write(item.map_name, outcome.attribution, {
-        "image": item.image, "method": item.method, "model": item.model, "options_hash": item.options_hash,
-    })
+    maps.write(
+        item.map_name,
+        outcome.attribution,
+        {
+            "image": item.image,
+            "method": item.method,
+            "model": item.model,
+            "options_hash": item.options_hash,
+        },
+    )
     if per_image:
         _write_per_image(out / PER_IMAGE, outcome, task, options)
 
@@ -264,8 +282,14 @@ def _write_per_image(folder: Path, outcome: Outcome, task: Task, options: str) -
     is_mask = method_info(item.method).is_mask
     with atomic_path(stem.with_name(stem.name + ".png")) as png:
         save_overlay(
-            png, image, outcome.attribution, title=f"{item.method}: {outcome.label} (p={outcome.probability:.2f})",
-            vmin=0.0 if is_mask else None, vmax=1.0 if is_mask else None,
+            png,
+            image,
+            outcome.attribution,
+            title=f"{item.method}: {outcome.label} (p={outcome.probability:.2f})",
+            vmin=0.0 if is_mask else None,
+            vmax=1.0 if is_mask else None,
         )
-    record = {k: v for k, v in _record(outcome, options, task.class_name).items() if k not in ("key", "map", "traceback")}
+    record = {
+        k: v for k, v in _record(outcome, options, task.class_name).items() if k not in ("key", "map", "traceback")
+    }
     write_text(stem.with_name(stem.name + ".json"), json.dumps(record, indent=2) + "\n")

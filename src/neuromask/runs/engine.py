@@ -23,7 +23,8 @@ workers never touch the output folder, so exactly-once bookkeeping stays in one 
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 import torch
 

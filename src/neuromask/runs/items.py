@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api import methods
-from ..explainers import resolve_options
 from ..errors import UnknownNameError
-from ..explainers import METHODS
+from ..explainers import METHODS, resolve_options
 
 # Options that change how a run is shown, never its result.
 _NOT_HASHED = ("progress",)

@@ -52,7 +52,7 @@ class Manifest:
         try:
             view = memoryview(line)
             while view:
-                view = view[os.write(self._fd, view):]
+                view = view[os.write(self._fd, view) :]
             os.fsync(self._fd)
         except OSError as exc:
             # A full disk can take part of the line: cut it, so that the next append starts a line.

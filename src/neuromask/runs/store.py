@@ -18,8 +18,9 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -32,22 +33,24 @@ RESULTS = "results.parquet"
 MANIFEST = "manifest.jsonl"
 TMP = "tmp"
 
-SCHEMA = pa.schema([
-    pa.field("image", pa.string(), nullable=False),  # the image's ID: its path relative to SOURCE
-    pa.field("method", pa.string(), nullable=False),
-    pa.field("model", pa.string(), nullable=False),
-    pa.field("options_hash", pa.string(), nullable=False),
-    pa.field("options", pa.string(), nullable=False),  # the complete options and target mode, JSON
-    pa.field("status", pa.string(), nullable=False),  # "ok" or "failed"
-    pa.field("target", pa.int64()),  # the class explained
-    pa.field("label", pa.string()),  # its name
-    pa.field("class_name", pa.string()),  # the class the source gives the image (ImageFolder, .cls)
-    pa.field("probability", pa.float64()),  # softmax probability of the target on the image
-    pa.field("masked_probability", pa.float64()),  # on the masked image, for mask methods
-    pa.field("seconds", pa.float64()),  # the method's time for this image (its batch's share)
-    pa.field("error", pa.string()),  # the one-line reason of a failure
-    pa.field("map", pa.string()),  # the array's name in maps.zarr
-])
+SCHEMA = pa.schema(
+    [
+        pa.field("image", pa.string(), nullable=False),  # the image's ID: its path relative to SOURCE
+        pa.field("method", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("options_hash", pa.string(), nullable=False),
+        pa.field("options", pa.string(), nullable=False),  # the complete options and target mode, JSON
+        pa.field("status", pa.string(), nullable=False),  # "ok" or "failed"
+        pa.field("target", pa.int64()),  # the class explained
+        pa.field("label", pa.string()),  # its name
+        pa.field("class_name", pa.string()),  # the class the source gives the image (ImageFolder, .cls)
+        pa.field("probability", pa.float64()),  # softmax probability of the target on the image
+        pa.field("masked_probability", pa.float64()),  # on the masked image, for mask methods
+        pa.field("seconds", pa.float64()),  # the method's time for this image (its batch's share)
+        pa.field("error", pa.string()),  # the one-line reason of a failure
+        pa.field("map", pa.string()),  # the array's name in maps.zarr
+    ]
+)
 
 
 def _fsync_tree(root: Path) -> None:
@@ -91,8 +94,13 @@ class MapStore:
         try:
             # Chunk keys "0.0" beside zarr.json (not "c/0/0"): one folder to fsync, not three.
             array = zarr.create_array(
-                store=str(staging), shape=values.shape, chunks=values.shape, dtype="float32",
-                attributes=attributes, zarr_format=3, chunk_key_encoding={"name": "v2", "separator": "."},
+                store=str(staging),
+                shape=values.shape,
+                chunks=values.shape,
+                dtype="float32",
+                attributes=attributes,
+                zarr_format=3,
+                chunk_key_encoding={"name": "v2", "separator": "."},
             )
             array[...] = values.astype(np.float32, copy=False)
             _fsync_tree(staging)
@@ -104,7 +112,6 @@ class MapStore:
             _fsync_dir(self.root)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-
 
 
 def read_map(root: Path, name: str) -> np.ndarray:
@@ -161,7 +168,8 @@ class RunResults:
             InputError: no successful result for that image and method.
         """
         names = [
-            row["map"] for row in self.table.select(["image", "method", "status", "map"]).to_pylist()
+            row["map"]
+            for row in self.table.select(["image", "method", "status", "map"]).to_pylist()
             if row["image"] == image and row["method"] == method and row["status"] == "ok"
         ]
         if not names:

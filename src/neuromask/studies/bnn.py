@@ -26,9 +26,10 @@ import json
 import pickle
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -119,8 +120,14 @@ QUICK = StudyConfig(
 )
 # Every method of the library but the baselines (methods=()): the perturbation methods too.
 FULL = StudyConfig(
-    name="full", datasets=tuple(RECIPES), seeds=5, images=8, recipes=RECIPES, methods=(),
-    smoothgrad_samples=(5, 10, 25, 50), forward_samples=1000,
+    name="full",
+    datasets=tuple(RECIPES),
+    seeds=5,
+    images=8,
+    recipes=RECIPES,
+    methods=(),
+    smoothgrad_samples=(5, 10, 25, 50),
+    forward_samples=1000,
     sanity_methods=PAPER_METHODS + ("neuromask", "integrated_gradients", "occlusion"),
 )
 
@@ -151,8 +158,10 @@ def _bands(fp: np.ndarray, bnn: np.ndarray, resamples: int) -> dict[str, dict[st
     out = {}
     for name, fn in stats.SIMILARITIES.items():
         out[name] = stats.bootstrap_pairs(
-            stats.pair_matrix(fp, fp, fn, True), stats.pair_matrix(bnn, bnn, fn, True),
-            stats.pair_matrix(fp, bnn, fn, False), resamples=resamples,
+            stats.pair_matrix(fp, fp, fn, True),
+            stats.pair_matrix(bnn, bnn, fn, True),
+            stats.pair_matrix(fp, bnn, fn, False),
+            resamples=resamples,
         )
     return out
 
@@ -225,7 +234,8 @@ def _main_maps(d: _Dataset, methods: list[str], config: StudyConfig, log: Callab
             log(f"  {d.name} {arch} {method}: {time.perf_counter() - started:.1f} s")
     similarity = {
         m: _bands(d.maps["cnn"][m], d.maps["bnn"][m], config.resamples)
-        for m in methods if m in d.maps["cnn"] and m in d.maps["bnn"]
+        for m in methods
+        if m in d.maps["cnn"] and m in d.maps["bnn"]
     }
     return {"metrics": metrics, "similarity": similarity, "errors": d.errors, "_raw": raw}
 
@@ -242,10 +252,11 @@ def _smoothgrad_grid(d: _Dataset, config: StudyConfig) -> dict[str, Any]:
                 "total_variation": _per_model([total_variation(torch.from_numpy(m)).numpy() for m in maps]),
                 "high_frequency": _per_model([stats.high_frequency_share(m) for m in maps]),
             }
-        noise[str(level)] = {
-            arch: _summarise(per_arch[arch], config.resamples) for arch in ARCHS
-        } | {"tv_ratio_bnn_fp": stats.bootstrap_ratio(
-            per_arch["bnn"]["total_variation"], per_arch["cnn"]["total_variation"], resamples=config.resamples)}
+        noise[str(level)] = {arch: _summarise(per_arch[arch], config.resamples) for arch in ARCHS} | {
+            "tv_ratio_bnn_fp": stats.bootstrap_ratio(
+                per_arch["bnn"]["total_variation"], per_arch["cnn"]["total_variation"], resamples=config.resamples
+            )
+        }
     convergence: dict[str, Any] = {arch: {} for arch in ARCHS}
     for arch in ARCHS:
         for n in config.smoothgrad_samples:
@@ -298,8 +309,11 @@ def _estimator_swap(d: _Dataset, methods: list[str], config: StudyConfig) -> dic
     """Each backward rule of the sign on the BNNs: how far each method's maps move from the
     hardtanh (training) rule, whether forward-only methods stay bit-identical, and the
     FP-vs-BNN similarity under each rule."""
-    out: dict[str, Any] = {"rules": [r for r in BACKWARD_RULES if r != "hardtanh"], "methods": {},
-                           "logits_identical": True}
+    out: dict[str, Any] = {
+        "rules": [r for r in BACKWARD_RULES if r != "hardtanh"],
+        "methods": {},
+        "logits_identical": True,
+    }
     base = d.maps["bnn"]
     for method in methods:
         if method not in base or neuromask.method_info(method).kind in OPTIMISING_KINDS:
@@ -308,8 +322,12 @@ def _estimator_swap(d: _Dataset, methods: list[str], config: StudyConfig) -> dic
         # Bit-identity is a yes/no check: one seed settles it; the gradient maps' movement
         # is an estimate and uses every seed.
         models = d.models["bnn"][:1] if forward_only else d.models["bnn"]
-        entry: dict[str, Any] = {"forward_only": forward_only, "bit_identical": {}, "spearman_to_hardtanh": {},
-                                 "fp_bnn": {}}
+        entry: dict[str, Any] = {
+            "forward_only": forward_only,
+            "bit_identical": {},
+            "spearman_to_hardtanh": {},
+            "fp_bnn": {},
+        }
         for rule in BACKWARD_RULES:
             if rule == "hardtanh":  # the rule the maps in d.maps were made with
                 continue
@@ -361,8 +379,13 @@ def _gradcam_layers(d: _Dataset, config: StudyConfig) -> dict[str, Any]:
     for sm in d.models["bnn"]:
         with padding_value(sm.model, -1.0), torch.no_grad():
             accuracy_padded.append(float((sm.model(d.x).argmax(1) == d.y).float().mean()))
-    out: dict[str, Any] = {"layers": depth_count, "variants": {}, "similarity": {},
-                           "bnn_accuracy_on_images": {}, "bnn_pad_minus_one_accuracy_on_images": accuracy_padded}
+    out: dict[str, Any] = {
+        "layers": depth_count,
+        "variants": {},
+        "similarity": {},
+        "bnn_accuracy_on_images": {},
+        "bnn_pad_minus_one_accuracy_on_images": accuracy_padded,
+    }
     for sm in d.models["bnn"]:
         with torch.no_grad():
             out["bnn_accuracy_on_images"][sm.seed] = float((sm.model(d.x).argmax(1) == d.y).float().mean())
@@ -386,8 +409,10 @@ def _gradcam_layers(d: _Dataset, config: StudyConfig) -> dict[str, Any]:
             fp, bnn = variants[f"cnn/{fp_variant}"][key][0], variants[f"bnn/{variant}"][key][0]
             fn = stats.spearman
             out["similarity"][variant][key] = stats.bootstrap_pairs(
-                stats.pair_matrix(fp, fp, fn, True), stats.pair_matrix(bnn, bnn, fn, True),
-                stats.pair_matrix(fp, bnn, fn, False), resamples=config.resamples,
+                stats.pair_matrix(fp, fp, fn, True),
+                stats.pair_matrix(bnn, bnn, fn, True),
+                stats.pair_matrix(fp, bnn, fn, False),
+                resamples=config.resamples,
             )
     return out
 
@@ -421,8 +446,10 @@ def _load_dataset(name: str, config: StudyConfig, cache: Path, log: Callable[[st
         for seed in range(config.seeds):
             started = time.perf_counter()
             models[arch].append(seed_model(name, arch, seed, config.recipes[name], cache))
-            log(f"  {name} {arch} seed {seed}: accuracy {models[arch][-1].record['accuracy']:.3f} "
-                f"({time.perf_counter() - started:.0f} s)")
+            log(
+                f"  {name} {arch} seed {seed}: accuracy {models[arch][-1].record['accuracy']:.3f} "
+                f"({time.perf_counter() - started:.0f} s)"
+            )
     return _Dataset(name, data.images, data.labels, data.evidence, models)
 
 
@@ -450,8 +477,12 @@ def study_dataset(name: str, config: StudyConfig, cache: Path, log: Callable[[st
         part_started = time.perf_counter()
         result[part] = fn()
         log(f"  {name} {part}: {time.perf_counter() - part_started:.1f} s")
-    result["timing"] = {"seconds": round(time.perf_counter() - started, 1), "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
-                        "load_average": list(_load_average()), "threads": torch.get_num_threads()}
+    result["timing"] = {
+        "seconds": round(time.perf_counter() - started, 1),
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "load_average": list(_load_average()),
+        "threads": torch.get_num_threads(),
+    }
     result["_maps"] = {
         "images": d.x[:, 0].numpy(),
         "evidence": d.evidence.numpy(),
@@ -517,8 +548,11 @@ def run_bnn_study(
         "methods": study_methods(config),
         "seconds": round(time.perf_counter() - started, 1),
         "machine": {
-            "python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "cpu": platform.processor() or platform.machine(), "load_average": list(_load_average()),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "cpu": platform.processor() or platform.machine(),
+            "load_average": list(_load_average()),
             "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
         },
     }

@@ -94,23 +94,29 @@ def _per_image_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def finding_smoothgrad(results: list[dict[str, Any]], config: StudyConfig) -> dict[str, Any]:
-    absolute = stats.pooled([
-        stats.bootstrap_ratio(_tv(r, "bnn", "smoothgrad"), _tv(r, "cnn", "smoothgrad"), resamples=config.resamples)
-        for r in results
-    ])
-    relative = stats.pooled([
-        stats.bootstrap_ratio(
-            _per_image_ratio(_tv(r, "bnn", "smoothgrad"), _tv(r, "bnn", "saliency")),
-            _per_image_ratio(_tv(r, "cnn", "smoothgrad"), _tv(r, "cnn", "saliency")),
-            resamples=config.resamples,
-        )
-        for r in results
-    ])
+    absolute = stats.pooled(
+        [
+            stats.bootstrap_ratio(_tv(r, "bnn", "smoothgrad"), _tv(r, "cnn", "smoothgrad"), resamples=config.resamples)
+            for r in results
+        ]
+    )
+    relative = stats.pooled(
+        [
+            stats.bootstrap_ratio(
+                _per_image_ratio(_tv(r, "bnn", "smoothgrad"), _tv(r, "bnn", "saliency")),
+                _per_image_ratio(_tv(r, "cnn", "smoothgrad"), _tv(r, "cnn", "saliency")),
+                resamples=config.resamples,
+            )
+            for r in results
+        ]
+    )
     # The band: how far the TV of one FP seed's SmoothGrad maps is from another's
     # (min and max over seeds of the per-seed mean, per architecture, pooled over datasets).
     band = {
-        arch: [float(np.mean([np.nanmean(_tv(r, arch, "smoothgrad"), axis=1).min() for r in results])),
-               float(np.mean([np.nanmean(_tv(r, arch, "smoothgrad"), axis=1).max() for r in results]))]
+        arch: [
+            float(np.mean([np.nanmean(_tv(r, arch, "smoothgrad"), axis=1).min() for r in results])),
+            float(np.mean([np.nanmean(_tv(r, arch, "smoothgrad"), axis=1).max() for r in results])),
+        ]
         for arch in ("cnn", "bnn")
     }
     if not (_finite(absolute["ci95"]) and _finite(relative["ci95"])):
@@ -122,13 +128,17 @@ def finding_smoothgrad(results: list[dict[str, Any]], config: StudyConfig) -> di
     else:
         verdict = "not reproduced"
     tv = {
-        arch: {m: stats.public(stats.pooled([r["main"]["metrics"][arch][m]["total_variation"] for r in results]))
-               for m in ("saliency", "smoothgrad")}
+        arch: {
+            m: stats.public(stats.pooled([r["main"]["metrics"][arch][m]["total_variation"] for r in results]))
+            for m in ("saliency", "smoothgrad")
+        }
         for arch in ("cnn", "bnn")
     }
     hf = {
-        arch: {m: stats.public(stats.pooled([r["main"]["metrics"][arch][m]["high_frequency"] for r in results]))
-               for m in ("saliency", "smoothgrad")}
+        arch: {
+            m: stats.public(stats.pooled([r["main"]["metrics"][arch][m]["high_frequency"] for r in results]))
+            for m in ("saliency", "smoothgrad")
+        }
         for arch in ("cnn", "bnn")
     }
     return {
@@ -155,8 +165,11 @@ def finding_gradcam(results: list[dict[str, Any]]) -> dict[str, Any]:
 
     per_layer = {str(k): _band_summary(results, at(k)) for k in range(1, layers + 1)}
     last = per_layer[str(layers)]
-    inner_below = [k for k in range(1, layers) if _finite(per_layer[str(k)]["gap"]["ci95"])
-                   and per_layer[str(k)]["gap"]["ci95"][1] < 0]
+    inner_below = [
+        k
+        for k in range(1, layers)
+        if _finite(per_layer[str(k)]["gap"]["ci95"]) and per_layer[str(k)]["gap"]["ci95"][1] < 0
+    ]
     if not _finite(last["gap"]["ci95"]):
         verdict = "undetermined"
     elif last["gap"]["ci95"][1] < 0:
@@ -166,9 +179,12 @@ def finding_gradcam(results: list[dict[str, Any]]) -> dict[str, Any]:
     else:
         verdict = "not reproduced"
     zero = {
-        arch: {str(k): stats.public(stats.pooled(
-            [r["gradcam_layers"]["variants"][f"{arch}/plain"][str(k)]["all_zero"] for r in results]))
-            for k in range(1, layers + 1)}
+        arch: {
+            str(k): stats.public(
+                stats.pooled([r["gradcam_layers"]["variants"][f"{arch}/plain"][str(k)]["all_zero"] for r in results])
+            )
+            for k in range(1, layers + 1)
+        }
         for arch in ("cnn", "bnn")
     }
     return {
@@ -188,8 +204,10 @@ def finding_neuromask(results: list[dict[str, Any]]) -> dict[str, Any] | None:
     if not all("neuromask" in r["main"]["similarity"] for r in results):
         return None
     bands = _band_summary(results, lambda r: r["main"]["similarity"]["neuromask"]["spearman"])
-    epg = {arch: stats.public(stats.pooled([r["main"]["metrics"][arch]["neuromask"]["energy_pointing"]
-                                              for r in results])) for arch in ("cnn", "bnn")}
+    epg = {
+        arch: stats.public(stats.pooled([r["main"]["metrics"][arch]["neuromask"]["energy_pointing"] for r in results]))
+        for arch in ("cnn", "bnn")
+    }
     within = _finite(bands["gap"]["ci95"]) and bands["gap"]["ci95"][1] >= 0
     return {
         "id": "neuromask",

@@ -20,8 +20,16 @@ from . import stats
 
 ARCH_NAMES = {"cnn": "FP", "bnn": "BNN"}
 BAND_NAMES = {"fp_fp": "FP-FP", "bnn_bnn": "BNN-BNN", "fp_bnn": "FP-BNN"}
-MAP_METRICS = ("total_variation", "high_frequency", "all_zero", "energy_pointing", "auroc", "deletion",
-               "insertion", "randomisation")
+MAP_METRICS = (
+    "total_variation",
+    "high_frequency",
+    "all_zero",
+    "energy_pointing",
+    "auroc",
+    "deletion",
+    "insertion",
+    "randomisation",
+)
 
 
 def fmt(estimate: dict[str, Any] | None, digits: int = 2) -> str:
@@ -93,9 +101,13 @@ class _Doc:
                 parts.append("<ul>" + "".join(f"<li>{e(i)}</li>" for i in body) + "</ul>")
             elif kind == "table":
                 header, rows = body
-                parts.append("<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in header) + "</tr>"
-                             + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
-                             + "</table>")
+                parts.append(
+                    "<table><tr>"
+                    + "".join(f"<th>{e(c)}</th>" for c in header)
+                    + "</tr>"
+                    + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
+                    + "</table>"
+                )
             else:
                 parts.append(f"<img src='{e(body[0])}' alt='{e(body[1])}'>")
         parts.append("</body></html>")
@@ -152,12 +164,16 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
         f"architecture; {config['images']} held-out images per dataset; methods {', '.join(methods)}. "
         f"torch {meta['machine']['torch']}, {meta['machine']['threads']} torch thread(s)."
     )
-    doc.items([
-        f"{r['dataset']}: {r['timing']['seconds']:.0f} s of wall time, finished {r['timing']['finished']}, load "
-        f"average then {r['timing']['load_average']}" + (f" ({r['timing']['source']})" if "source" in r["timing"] else "")
-        if "timing" in r else f"{r['dataset']}: time not recorded"
-        for r in results
-    ])
+    doc.items(
+        [
+            f"{r['dataset']}: {r['timing']['seconds']:.0f} s of wall time, finished {r['timing']['finished']}, load "
+            f"average then {r['timing']['load_average']}"
+            + (f" ({r['timing']['source']})" if "source" in r["timing"] else "")
+            if "timing" in r
+            else f"{r['dataset']}: time not recorded"
+            for r in results
+        ]
+    )
     doc.p(
         "Every FP-vs-BNN similarity is read against the similarity of two FP models (FP-FP) and of two BNNs "
         "(BNN-BNN) trained with different seeds; 'gap' is FP-BNN minus FP-FP. Intervals are 95 % "
@@ -168,20 +184,32 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
     rows = []
     for f in findings:
         band = f.get("band", {})
-        band_text = (f"FP-FP {fmt(band['fp_fp'])}; BNN-BNN {fmt(band['bnn_bnn'])}" if "fp_fp" in band else
-                     "per-seed mean TV: " + "; ".join(f"{ARCH_NAMES[a]} {lo:.3f}–{hi:.3f}" for a, (lo, hi) in
-                                                      band.get("per_seed_mean_tv_range", {}).items()))
-        rows.append([str(f["id"]), f["finding"], f["statistic"], fmt(f, 3), band_text,
-                     f.get("verdict", f.get("standing", ""))])
+        band_text = (
+            f"FP-FP {fmt(band['fp_fp'])}; BNN-BNN {fmt(band['bnn_bnn'])}"
+            if "fp_fp" in band
+            else "per-seed mean TV: "
+            + "; ".join(
+                f"{ARCH_NAMES[a]} {lo:.3f}–{hi:.3f}" for a, (lo, hi) in band.get("per_seed_mean_tv_range", {}).items()
+            )
+        )
+        rows.append(
+            [str(f["id"]), f["finding"], f["statistic"], fmt(f, 3), band_text, f.get("verdict", f.get("standing", ""))]
+        )
     doc.table(["#", "finding", "statistic", "value [95 % CI]", "cross-seed band", "verdict"], rows)
     doc.items([_conclusion(f) for f in findings])
 
     doc.h(2, "Models")
     doc.table(
         ["dataset", "recipe", "FP test accuracy (per seed)", "BNN test accuracy (per seed)"],
-        [[r["dataset"], f"{r['recipe']['samples']} x {r['recipe']['epochs']}",
-          ", ".join(f"{a:.3f}" for a in r["accuracy"]["cnn"]), ", ".join(f"{a:.3f}" for a in r["accuracy"]["bnn"])]
-         for r in results],
+        [
+            [
+                r["dataset"],
+                f"{r['recipe']['samples']} x {r['recipe']['epochs']}",
+                ", ".join(f"{a:.3f}" for a in r["accuracy"]["cnn"]),
+                ", ".join(f"{a:.3f}" for a in r["accuracy"]["bnn"]),
+            ]
+            for r in results
+        ],
     )
 
     doc.h(2, "The maps (seed 0 of each architecture)")
@@ -203,18 +231,28 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
     rows = []
     for m in sim_methods:
         for name in stats.SIMILARITIES:
-            pooled = {b: _pool(results, lambda r, b=b: r["main"]["similarity"][m][name][b])
-                      for b in ("fp_fp", "bnn_bnn", "fp_bnn", "gap")}
+            pooled = {
+                b: _pool(results, lambda r, b=b: r["main"]["similarity"][m][name][b])
+                for b in ("fp_fp", "bnn_bnn", "fp_bnn", "gap")
+            }
             rows.append([m, name] + [fmt(pooled[b]) for b in ("fp_fp", "bnn_bnn", "fp_bnn", "gap")])
     doc.table(["method", "similarity", "FP-FP", "BNN-BNN", "FP-BNN", "gap"], rows)
-    chart = {m: {BAND_NAMES[b]: _triple(_pool(results, lambda r, b=b, m=m: r["main"]["similarity"][m]["spearman"][b]))
-                 for b in BAND_NAMES} for m in sim_methods}
-    interval_chart(chart, out / "similarity_bands.png", title="Spearman between maps (pooled over datasets)",
-                   ylabel="Spearman")
+    chart = {
+        m: {
+            BAND_NAMES[b]: _triple(_pool(results, lambda r, b=b, m=m: r["main"]["similarity"][m]["spearman"][b]))
+            for b in BAND_NAMES
+        }
+        for m in sim_methods
+    }
+    interval_chart(
+        chart, out / "similarity_bands.png", title="Spearman between maps (pooled over datasets)", ylabel="Spearman"
+    )
     doc.img("similarity_bands.png", "similarity bands")
     for r in results:
-        rows = [[m] + [fmt(r["main"]["similarity"][m]["spearman"][b]) for b in ("fp_fp", "bnn_bnn", "fp_bnn", "gap")]
-                for m in sim_methods]
+        rows = [
+            [m] + [fmt(r["main"]["similarity"][m]["spearman"][b]) for b in ("fp_fp", "bnn_bnn", "fp_bnn", "gap")]
+            for m in sim_methods
+        ]
         doc.p(f"Spearman on {r['dataset']}:")
         doc.table(["method", "FP-FP", "BNN-BNN", "FP-BNN", "gap"], rows)
 
@@ -230,11 +268,14 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
         for arch in ("cnn", "bnn"):
             if not all(m in r["main"]["metrics"][arch] for r in results):
                 continue
-            rows.append([m, ARCH_NAMES[arch]] + [
-                fmt(_pool(results, lambda r, k=k: r["main"]["metrics"][arch][m].get(k))) for k in MAP_METRICS])
+            rows.append(
+                [m, ARCH_NAMES[arch]]
+                + [fmt(_pool(results, lambda r, k=k: r["main"]["metrics"][arch][m].get(k))) for k in MAP_METRICS]
+            )
     doc.table(["method", "net"] + list(MAP_METRICS), rows)
-    refused = sorted({(arch, m, msg) for r in results for arch, errs in r["main"]["errors"].items()
-                      for m, msg in errs.items()})
+    refused = sorted(
+        {(arch, m, msg) for r in results for arch, errs in r["main"]["errors"].items() for m, msg in errs.items()}
+    )
     if refused:
         doc.p("Refused (no map): " + "; ".join(f"{m} on {ARCH_NAMES[a]}: {msg}" for a, m, msg in refused))
 
@@ -242,88 +283,162 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
     levels = list(results[0]["smoothgrad"]["noise"])
     rows = []
     for lv in levels:
-        rows.append([lv] + [fmt(_pool(results, lambda r, a=a, k=k: r["smoothgrad"]["noise"][lv][a][k]), 3)
-                            for a in ("cnn", "bnn") for k in ("total_variation", "high_frequency")]
-                    + [fmt(_pool(results, lambda r: r["smoothgrad"]["noise"][lv]["tv_ratio_bnn_fp"]))])
+        rows.append(
+            [lv]
+            + [
+                fmt(_pool(results, lambda r, a=a, k=k: r["smoothgrad"]["noise"][lv][a][k]), 3)
+                for a in ("cnn", "bnn")
+                for k in ("total_variation", "high_frequency")
+            ]
+            + [fmt(_pool(results, lambda r: r["smoothgrad"]["noise"][lv]["tv_ratio_bnn_fp"]))]
+        )
     doc.table(["noise level", "FP TV", "FP high-freq", "BNN TV", "BNN high-freq", "TV BNN / FP"], rows)
     counts = list(results[0]["smoothgrad"]["convergence"]["cnn"])
-    curves = {ARCH_NAMES[a]: [(float(n), _triple(_pool(results, lambda r, a=a, n=n: r["smoothgrad"]["convergence"][a][n])))
-                              for n in counts] for a in ("cnn", "bnn")}
-    curve_chart(curves, out / "smoothgrad_convergence.png", title="SmoothGrad: two independent estimates agree",
-                xlabel="samples", ylabel="Spearman (seed 0 vs seed 1)", logx=True)
+    curves = {
+        ARCH_NAMES[a]: [
+            (float(n), _triple(_pool(results, lambda r, a=a, n=n: r["smoothgrad"]["convergence"][a][n])))
+            for n in counts
+        ]
+        for a in ("cnn", "bnn")
+    }
+    curve_chart(
+        curves,
+        out / "smoothgrad_convergence.png",
+        title="SmoothGrad: two independent estimates agree",
+        xlabel="samples",
+        ylabel="Spearman (seed 0 vs seed 1)",
+        logx=True,
+    )
     doc.p("Convergence: Spearman between two SmoothGrad estimates drawn with different noise seeds, per sample count.")
-    doc.table(["samples"] + [ARCH_NAMES[a] for a in ("cnn", "bnn")],
-              [[n] + [fmt(_pool(results, lambda r, a=a, n=n: r["smoothgrad"]["convergence"][a][n])) for a in ("cnn", "bnn")]
-               for n in counts])
+    doc.table(
+        ["samples"] + [ARCH_NAMES[a] for a in ("cnn", "bnn")],
+        [
+            [n]
+            + [fmt(_pool(results, lambda r, a=a, n=n: r["smoothgrad"]["convergence"][a][n])) for a in ("cnn", "bnn")]
+            for n in counts
+        ],
+    )
     doc.img("smoothgrad_convergence.png", "SmoothGrad convergence")
 
     doc.h(2, "Why: the sign's backward rule swapped at explanation time (BNNs)")
     swap = results[0]["estimator_swap"]
     rules = swap["rules"]
     logits_same = all(r["estimator_swap"]["logits_identical"] for r in results)
-    doc.p(f"The logits are identical under every rule: {logits_same}. Forward-only methods (kind "
-          "'perturbation' in the registry) must come out bit-identical (checked on seed 0); the others move. "
-          "ρ to hardtanh: Spearman between the map under the rule and under the training rule (hardtanh); "
-          "FP-BNN ρ: the FP-vs-BNN similarity with the BNN's maps under the rule (FP-FP band as in the "
-          "similarity table). Optimised masks (kind 'mask') are left out of the swap for cost.")
+    doc.p(
+        f"The logits are identical under every rule: {logits_same}. Forward-only methods (kind "
+        "'perturbation' in the registry) must come out bit-identical (checked on seed 0); the others move. "
+        "ρ to hardtanh: Spearman between the map under the rule and under the training rule (hardtanh); "
+        "FP-BNN ρ: the FP-vs-BNN similarity with the BNN's maps under the rule (FP-FP band as in the "
+        "similarity table). Optimised masks (kind 'mask') are left out of the swap for cost."
+    )
     rows = []
     for m in swap["methods"]:
-        ident = all(all(r["estimator_swap"]["methods"][m]["bit_identical"].values()) for r in results
-                    if m in r["estimator_swap"]["methods"])
+        ident = all(
+            all(r["estimator_swap"]["methods"][m]["bit_identical"].values())
+            for r in results
+            if m in r["estimator_swap"]["methods"]
+        )
         row = [m, "yes" if swap["methods"][m]["forward_only"] else "no", "yes" if ident else "no"]
-        row += [fmt(_pool(results, lambda r, rule=rule: r["estimator_swap"]["methods"][m]["spearman_to_hardtanh"][rule]))
-                for rule in rules]
-        row += [("—" if swap["methods"][m]["forward_only"] else
-                 fmt(_pool(results, lambda r, rule=rule: r["estimator_swap"]["methods"][m]["fp_bnn"][rule]["fp_bnn"])))
-                for rule in rules]
+        row += [
+            fmt(_pool(results, lambda r, rule=rule: r["estimator_swap"]["methods"][m]["spearman_to_hardtanh"][rule]))
+            for rule in rules
+        ]
+        row += [
+            (
+                "—"
+                if swap["methods"][m]["forward_only"]
+                else fmt(
+                    _pool(results, lambda r, rule=rule: r["estimator_swap"]["methods"][m]["fp_bnn"][rule]["fp_bnn"])
+                )
+            )
+            for rule in rules
+        ]
         rows.append(row)
-    doc.table(["method", "forward-only", "bit-identical"] + [f"ρ to hardtanh: {r}" for r in rules]
-              + [f"FP-BNN ρ: {r}" for r in rules], rows)
+    doc.table(
+        ["method", "forward-only", "bit-identical"]
+        + [f"ρ to hardtanh: {r}" for r in rules]
+        + [f"FP-BNN ρ: {r}" for r in rules],
+        rows,
+    )
 
     doc.h(2, "Why: forward-only SmoothGrad (no estimator) against the estimator-based one")
-    doc.p("agreement: Spearman(SmoothGrad with 100 samples, forward-only estimate of the smoothed gradient); "
-          "self: Spearman of two forward-only estimates with different seeds (its own noise floor).")
-    doc.table(["net", "agreement", "self"],
-              [[ARCH_NAMES[a], fmt(_pool(results, lambda r, a=a: r["forward_smoothgrad"][a]["agreement"])),
-                fmt(_pool(results, lambda r, a=a: r["forward_smoothgrad"][a]["self"]))] for a in ("cnn", "bnn")])
+    doc.p(
+        "agreement: Spearman(SmoothGrad with 100 samples, forward-only estimate of the smoothed gradient); "
+        "self: Spearman of two forward-only estimates with different seeds (its own noise floor)."
+    )
+    doc.table(
+        ["net", "agreement", "self"],
+        [
+            [
+                ARCH_NAMES[a],
+                fmt(_pool(results, lambda r, a=a: r["forward_smoothgrad"][a]["agreement"])),
+                fmt(_pool(results, lambda r, a=a: r["forward_smoothgrad"][a]["self"])),
+            ]
+            for a in ("cnn", "bnn")
+        ],
+    )
 
     doc.h(2, "Why: the estimator window's occupancy (share of pre-sign activations with |a| <= 1)")
     occ_levels = list(results[0]["occupancy"])
     n_layers = len(results[0]["occupancy"][occ_levels[0]])
-    doc.table(["noise level"] + [f"sign layer {k + 1}" for k in range(n_layers)],
-              [[lv] + [fmt(_pool(results, lambda r, lv=lv, k=k: r["occupancy"][lv][k])) for k in range(n_layers)]
-               for lv in occ_levels])
-    curves = {f"sign layer {k + 1}": [(float(lv), _triple(_pool(results, lambda r, lv=lv, k=k: r["occupancy"][lv][k])))
-                                      for lv in occ_levels] for k in range(n_layers)}
-    curve_chart(curves, out / "window_occupancy.png", title="Pre-sign activations inside |a| <= 1",
-                xlabel="noise level (fraction of the image range)", ylabel="share")
+    doc.table(
+        ["noise level"] + [f"sign layer {k + 1}" for k in range(n_layers)],
+        [
+            [lv] + [fmt(_pool(results, lambda r, lv=lv, k=k: r["occupancy"][lv][k])) for k in range(n_layers)]
+            for lv in occ_levels
+        ],
+    )
+    curves = {
+        f"sign layer {k + 1}": [
+            (float(lv), _triple(_pool(results, lambda r, lv=lv, k=k: r["occupancy"][lv][k]))) for lv in occ_levels
+        ]
+        for k in range(n_layers)
+    }
+    curve_chart(
+        curves,
+        out / "window_occupancy.png",
+        title="Pre-sign activations inside |a| <= 1",
+        xlabel="noise level (fraction of the image range)",
+        ylabel="share",
+    )
     doc.img("window_occupancy.png", "window occupancy")
 
     doc.h(2, "Why: Grad-CAM at every convolution, with the batch-norm mean removed, with -1 padding")
     gl = results[0]["gradcam_layers"]
-    doc.p("all_zero: share of all-zero maps; energy_pointing against the evidence; border: share of the map's mass "
-          "within 2 px of the border; FP-BNN and gap: Spearman against the cross-seed bands (the padded BNN is "
-          "compared with the plain FP). BNN accuracy on the study's images with -1 padding: "
-          + ", ".join(f"{r['dataset']} {np.mean(r['gradcam_layers']['bnn_pad_minus_one_accuracy_on_images']):.2f} "
-                      f"(zero padding {np.mean(list(r['gradcam_layers']['bnn_accuracy_on_images'].values())):.2f})"
-                      for r in results) + ".")
+    doc.p(
+        "all_zero: share of all-zero maps; energy_pointing against the evidence; border: share of the map's mass "
+        "within 2 px of the border; FP-BNN and gap: Spearman against the cross-seed bands (the padded BNN is "
+        "compared with the plain FP). BNN accuracy on the study's images with -1 padding: "
+        + ", ".join(
+            f"{r['dataset']} {np.mean(r['gradcam_layers']['bnn_pad_minus_one_accuracy_on_images']):.2f} "
+            f"(zero padding {np.mean(list(r['gradcam_layers']['bnn_accuracy_on_images'].values())):.2f})"
+            for r in results
+        )
+        + "."
+    )
     rows = []
     for depth in range(1, gl["layers"] + 1):
         key = str(depth)
         for variant in gl["variants"]:
-            cells = [_pool(results, lambda r, k=k: r["gradcam_layers"]["variants"][variant][key][k])
-                     for k in ("all_zero", "energy_pointing", "border_share")]
+            cells = [
+                _pool(results, lambda r, k=k: r["gradcam_layers"]["variants"][variant][key][k])
+                for k in ("all_zero", "energy_pointing", "border_share")
+            ]
             arch, kind = variant.split("/")
             sim = ["", ""]
             if arch == "bnn":
-                sim = [fmt(_pool(results, lambda r, b=b: r["gradcam_layers"]["similarity"][kind][key][b]))
-                       for b in ("fp_bnn", "gap")]
+                sim = [
+                    fmt(_pool(results, lambda r, b=b: r["gradcam_layers"]["similarity"][kind][key][b]))
+                    for b in ("fp_bnn", "gap")
+                ]
             rows.append([key, ARCH_NAMES[arch], kind] + [fmt(c) for c in cells] + sim)
     doc.table(["layer", "net", "variant", "all_zero", "energy_pointing", "border", "FP-BNN ρ", "gap"], rows)
 
     doc.h(2, "Findings as data")
-    doc.p("findings.json holds each of the three findings' statistic, value, ci95, band and verdict, and "
-          "NeuroMask's standing; results.json every number above.")
+    doc.p(
+        "findings.json holds each of the three findings' statistic, value, ci95, band and verdict, and "
+        "NeuroMask's standing; results.json every number above."
+    )
 
     md, page = out / "report.md", out / "report.html"
     md.write_text(doc.markdown(), encoding="utf-8")

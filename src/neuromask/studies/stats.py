@@ -6,7 +6,7 @@ per-(seed, image) or per-(seed pair, image) values into a mean with a 95 % inter
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -168,9 +168,9 @@ def bootstrap_mean(values: np.ndarray, *, resamples: int = BOOTSTRAP, seed: int 
     (seeds with replacement, then images with replacement); NaN values are left out."""
     rng = np.random.default_rng(seed)
     s, n = values.shape
-    samples = np.array([
-        _nanmean(values[np.ix_(rng.integers(s, size=s), rng.integers(n, size=n))]) for _ in range(resamples)
-    ])
+    samples = np.array(
+        [_nanmean(values[np.ix_(rng.integers(s, size=s), rng.integers(n, size=n))]) for _ in range(resamples)]
+    )
     return _estimate(_nanmean(values), samples)
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from ._figure import new_figure
-
 from ..datasets import generate
+from ._figure import new_figure
 
 # What docs/datasets.png shows: (title, dataset name, options).
 DEFAULT_ROWS: tuple[tuple[str, str, dict[str, Any]], ...] = (

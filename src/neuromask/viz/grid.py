@@ -3,13 +3,12 @@ its picture and predicted label first, then one column per method."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 
 from ._figure import new_figure
-
 from .overlay import _as_rgb
 
 
@@ -59,7 +58,9 @@ def comparison_grid(
         ``path``.
     """
     if not (len(images) == len(labels) == len(maps)):
-        raise ValueError(f"images, labels and maps must have one entry per row; got {len(images)}, {len(labels)}, {len(maps)}")
+        raise ValueError(
+            f"images, labels and maps must have one entry per row; got {len(images)}, {len(labels)}, {len(maps)}"
+        )
     rows, cols = len(images), 1 + len(methods)
     fig = new_figure(figsize=(cell * cols, cell * rows + 0.4))
     axes = fig.subplots(rows, cols, squeeze=False)

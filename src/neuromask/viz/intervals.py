@@ -6,8 +6,8 @@ Both take plain numbers, an estimate being ``(value, low, high)``, and write a P
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from ._figure import new_figure
 
