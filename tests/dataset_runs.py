@@ -15,15 +15,20 @@ from neuromask import datasets
 MODEL = "triangles_squares-cnn"
 
 
-def write_image_folder(root: Path, n: int, *, start: int = 1_000_000) -> list[str]:
-    """``n`` held-out triangles_squares images as ``root/<class>/<i>.png``; returns their IDs, sorted."""
+def write_image_folder(root: Path, n: int, *, start: int = 1_000_000, masks: Path | None = None) -> list[str]:
+    """``n`` held-out triangles_squares images as ``root/<class>/<i>.png`` (and, with ``masks``,
+    their evidence masks at the same relative paths there); returns their IDs, sorted."""
     data = datasets.generate("triangles_squares", n, seed=0, start=start)
     ids = []
     for i in range(n):
         rel = f"{data.class_names[int(data.labels[i])]}/{start + i}.png"
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray((data.images[i, 0].numpy() * 255).round().astype(np.uint8)).save(path)
+        pictures = [(root, data.images[i, 0].numpy())]
+        if masks is not None:
+            pictures.append((masks, data.evidence[i].numpy().astype(np.float32)))
+        for folder, values in pictures:
+            path = folder / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray((values * 255).round().astype(np.uint8)).save(path)
         ids.append(rel)
     return sorted(ids)
 

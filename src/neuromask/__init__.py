@@ -7,7 +7,10 @@ The public surface::
     explanation = neuromask.explain(model, inputs, target=None, method="neuromask")
     neuromask.methods()          # registered method names, in display order
     neuromask.method_info("gradcam")   # what a method is: kind, options, extra it needs
+    neuromask.evaluate("photos/", "efficientnet_lite0", ["gradcam", "neuromask"], "out/eval")  # which to trust
 """
+
+from typing import Any
 
 from .api import MethodInfo, explain, method_info, method_options, method_presets, methods
 from .errors import (
@@ -29,6 +32,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "explain",
+    "evaluate",
+    "Evaluation",
     "methods",
     "method_options",
     "method_presets",
@@ -53,3 +58,13 @@ __all__ = [
     "UnsupportedModelError",
     "MissingDependencyError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``evaluate`` and ``Evaluation`` are imported on first use: they bring the dataset
+    engine (pyarrow, zarr), which ``import neuromask`` alone should not load."""
+    if name in ("evaluate", "Evaluation"):
+        from . import evaluation
+
+        return getattr(evaluation, name)
+    raise AttributeError(f"module 'neuromask' has no attribute {name!r}")

@@ -183,6 +183,36 @@ def to_original_size(attribution: torch.Tensor | np.ndarray, geometry: ImageGeom
     return np.asarray(resized, dtype=np.float32).copy()
 
 
+def to_input_size(attribution: torch.Tensor | np.ndarray, geometry: ImageGeometry) -> np.ndarray:
+    """Bring a map over the original image (H0, W0) onto the model's input (H, W): the inverse
+    of :func:`to_original_size`, done as :func:`preprocess_image` does it to the image.
+
+    The map is resized to the resized image's size (bilinear; unchanged when the sizes
+    agree) and the model's crop is cut out of it. When the image had the model's input
+    size (no resize, no crop) the map comes back exactly; otherwise it is the map as the
+    model would see it, smoothed by the resampling.
+
+    Args:
+        attribution: (H0, W0) = ``geometry.original_size``.
+        geometry: what :func:`preprocess_image` returned with the inputs.
+
+    Returns:
+        (H, W) float32, H x W = the crop size of ``geometry``.
+    """
+    if isinstance(attribution, torch.Tensor):
+        attribution = attribution.detach().to("cpu", torch.float32).numpy()
+    values = np.asarray(attribution, dtype=np.float32)
+    if values.shape != tuple(geometry.original_size):
+        raise InputError(
+            f"attribution must be (H0, W0) = {tuple(geometry.original_size)}; got shape {tuple(values.shape)}"
+        )
+    if values.shape != tuple(geometry.resized_size):
+        rh, rw = geometry.resized_size
+        values = np.asarray(Image.fromarray(values).resize((rw, rh), Image.Resampling.BILINEAR), dtype=np.float32)
+    top, left, height, width = geometry.crop
+    return values[top : top + height, left : left + width].copy()
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
     """Any Pillow mode -> RGB, as :func:`load_image` documents."""
     mode = img.mode

@@ -3,13 +3,11 @@ Quantus's implementation, and the deletion / insertion curves built on it."""
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 import torch
 
-from helpers import GreyCNN
+from helpers import GreyCNN, import_quantus
 from neuromask.errors import InputError
 from neuromask.metrics.faithfulness import deletion, deletion_curve, insertion_curve, noisy_linear_imputation
 
@@ -68,14 +66,7 @@ def test_imputation_equals_a_literal_solve_of_the_linear_system(image_and_remove
 
 
 def test_imputation_equals_quantus(image_and_removed) -> None:
-    hidden = "zennit" not in sys.modules
-    if hidden:
-        sys.modules["zennit"] = None  # type: ignore[assignment]
-    try:
-        quantus_perturb = pytest.importorskip("quantus.functions.perturb_func")
-    finally:
-        if hidden:
-            del sys.modules["zennit"]
+    quantus_perturb = import_quantus("quantus.functions.perturb_func")
     image, removed = image_and_removed
     indices = np.flatnonzero(removed.numpy().reshape(-1))
     theirs = quantus_perturb.noisy_linear_imputation(image.numpy().copy(), indices, noise=0.0)

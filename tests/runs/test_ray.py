@@ -59,3 +59,20 @@ def test_a_worker_that_dies_is_restarted_and_its_batch_retried(ray_instance, tmp
     assert (tmp_path / "died").exists()
     assert sorted(batch for batch, _ in results) == list(range(6))
     assert all(result[:2] == ("state", batch) for batch, result in results)
+
+
+def test_evaluate_on_two_ray_workers_gives_the_in_process_scores(ray_instance, tmp_path: Path) -> None:
+    import neuromask
+    from dataset_runs import write_image_folder
+    from neuromask.evaluation import read_scores
+
+    write_image_folder(tmp_path / "images", 4, masks=tmp_path / "masks")
+    kwargs = dict(masks=tmp_path / "masks", metrics=["energy", "deletion"], quiet=True, report=False)
+    local = neuromask.evaluate(tmp_path / "images", MODEL, ["saliency"], tmp_path / "local", **kwargs)
+    on_ray = neuromask.evaluate(tmp_path / "images", MODEL, ["saliency"], tmp_path / "ray", workers=2, **kwargs)
+    assert local.ok and on_ray.ok and on_ray.computed == local.computed == 8
+    key = lambda r: (r["image"], r["metric"])  # noqa: E731
+    a = sorted(read_scores(tmp_path / "local").to_pylist(), key=key)
+    b = sorted(read_scores(tmp_path / "ray").to_pylist(), key=key)
+    assert [key(r) for r in a] == [key(r) for r in b]
+    np.testing.assert_allclose([r["value"] for r in b], [r["value"] for r in a], atol=1e-5)

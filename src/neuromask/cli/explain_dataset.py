@@ -26,10 +26,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "explain-dataset",
         help="explain every image of a folder or WebDataset shards; rerun to resume",
     )
+    add_dataset_arguments(p, methods_help=f"comma-separated, from: {', '.join(methods())}")
+    p.add_argument("--per-image", action="store_true", help="also write per_image/<ID>.<method>.npy/.png/.json")
+    p.set_defaults(run=run)
+
+
+def add_dataset_arguments(p: argparse.ArgumentParser, *, methods_help: str) -> None:
+    """The arguments of a dataset run, shared by ``explain-dataset`` and ``evaluate``."""
     p.add_argument("source", type=Path, help="a folder of images (recursive), an ImageFolder root, or .tar shards")
     p.add_argument("--model", required=True, help="built-in name (see `neuromask models`) or a model file / spec")
-    p.add_argument("--methods", required=True, help=f"comma-separated, from: {', '.join(methods())}")
-    p.add_argument("--out", required=True, type=Path, help="folder for results.parquet, maps.zarr, manifest.jsonl")
+    p.add_argument("--methods", required=True, help=methods_help)
+    p.add_argument("--out", required=True, type=Path, help="output folder (rerun the same command to resume)")
     p.add_argument(
         "--source-kind",
         default="auto",
@@ -59,10 +66,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=1, help="more than 1 runs on a pool of Ray actors (default 1)")
     p.add_argument("--address", default=None, help="run on an existing Ray cluster (e.g. 127.0.0.1:6379, or auto)")
     p.add_argument("--threads", type=int, default=None, help="torch threads per Ray worker (default: cores shared out)")
-    p.add_argument("--per-image", action="store_true", help="also write per_image/<ID>.<method>.npy/.png/.json")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
-    p.set_defaults(run=run)
+
+
+def run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`neuromask.runs.explain_dataset` that :func:`add_dataset_arguments` parsed."""
+    return {
+        "target": args.target,
+        "source_kind": args.source_kind,
+        "batch_size": args.batch_size,
+        "workers": args.workers,
+        "address": args.address,
+        "threads": args.threads,
+        "device": args.device,
+        "quiet": args.quiet,
+    }
 
 
 def method_options(names: list[str], pairs: list[str], config: Path | None) -> dict[str, dict[str, Any]]:
@@ -97,15 +116,8 @@ def run(args: argparse.Namespace) -> int:
         names,
         args.out,
         options=method_options(names, args.option, args.config),
-        target=args.target,
-        source_kind=args.source_kind,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        address=args.address,
-        threads=args.threads,
         per_image=args.per_image,
-        device=args.device,
-        quiet=args.quiet,
+        **run_options(args),
     )
     for _, _, trace in summary.bugs:
         print(trace, file=sys.stderr, end="")

@@ -16,10 +16,11 @@ keys), :mod:`.manifest` (what is done), :mod:`.store` (maps, table, reader),
 """
 
 from .driver import TARGETS, RunSummary, explain_dataset
-from .engine import run_in_process, run_on_ray
-from .items import WorkItem
-from .sources import SOURCE_KINDS, Sample, open_source
-from .store import SCHEMA, RunResults
+from .engine import ray_session, run_in_process, run_on_ray
+from .items import WorkItem, canonical_json, complete_options, model_key, options_hash
+from .manifest import Manifest, locked
+from .sources import SOURCE_KINDS, Sample, decode_image, open_source
+from .store import MAPS, SCHEMA, RunResults, read_map, write_parquet
 
 __all__ = [
     "explain_dataset",
@@ -31,6 +32,17 @@ __all__ = [
     "open_source",
     "run_in_process",
     "run_on_ray",
+    "ray_session",
+    "Manifest",
+    "locked",
+    "canonical_json",
+    "complete_options",
+    "model_key",
+    "options_hash",
+    "decode_image",
+    "read_map",
+    "write_parquet",
+    "MAPS",
     "SOURCE_KINDS",
     "TARGETS",
 ]

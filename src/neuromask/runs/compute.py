@@ -68,10 +68,15 @@ class Outcome:
     traceback: str | None = field(default=None, repr=False)
 
 
-def load_worker_model(spec: str, device: str = "cpu") -> LoadedModel:
-    """A worker's state: the model, loaded once (module-level so that Ray can pickle a partial of it)."""
+def load_worker_model(spec: str | LoadedModel, device: str = "cpu") -> LoadedModel:
+    """A worker's state: the model, loaded once (module-level so that Ray can pickle a partial of it).
+
+    A :class:`LoadedModel` is used as it is (a Ray worker gets a pickled copy).
+    """
     from ..models import load_model
 
+    if isinstance(spec, LoadedModel):
+        return spec
     return load_model(spec, device=device)
 
 

@@ -10,7 +10,6 @@ half-written. At the end ``results.parquet`` is rewritten from the manifest.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
@@ -26,10 +25,11 @@ from tqdm import tqdm
 from .._core import atomic_path, save_npy, write_text
 from ..api import method_info
 from ..errors import InputError
+from ..types import LoadedModel
 from .compute import Batch, Outcome, Task, explain_batch, load_worker_model
 from .engine import run_in_process, run_on_ray
-from .items import WorkItem, canonical_json, complete_options, options_hash
-from .manifest import Manifest
+from .items import WorkItem, canonical_json, complete_options, model_key, options_hash
+from .manifest import Manifest, locked
 from .sources import Sample, decode_image, open_source
 from .store import MANIFEST, MapStore, write_table
 
@@ -64,7 +64,7 @@ class RunSummary:
 
 def explain_dataset(
     source: str | os.PathLike[str],
-    model: str,
+    model: str | LoadedModel,
     methods: list[str],
     out: str | os.PathLike[str],
     *,
@@ -84,7 +84,9 @@ def explain_dataset(
     Args:
         source: a folder (recursive), an ImageFolder layout or WebDataset ``.tar`` shards
             (see :mod:`neuromask.runs.sources`).
-        model: a model spec :func:`neuromask.load_model` understands.
+        model: a model spec :func:`neuromask.load_model` understands, or a loaded model
+            (used as it is, on its own device; its name and preprocessing identify it in
+            the results, see :func:`~neuromask.runs.items.model_key`).
         methods: registered method names.
         out: the output folder: ``results.parquet``, ``maps.zarr``, ``manifest.jsonl``.
         options: per method, its options (``{"neuromask": {"steps": 50}}``).
@@ -96,7 +98,7 @@ def explain_dataset(
         address: a Ray cluster to run on (implies Ray even with one worker).
         threads: torch threads per Ray worker (default: the cores shared out).
         per_image: also write ``per_image/<ID>.<method>.npy/.png/.json``.
-        device: where the model runs (``cpu``, ``cuda``).
+        device: where a model given by its spec runs (``cpu``, ``cuda``).
         quiet: no progress bar.
 
     Returns:
@@ -119,17 +121,19 @@ def explain_dataset(
         raise InputError(f"options given for {', '.join(stray)}, which is not among the methods {', '.join(methods)}")
     complete = {m: complete_options(m, options.get(m, {})) for m in methods}
     samples = open_source(source, source_kind)
-    # Loaded here even when Ray workers load their own: a wrong spec fails now, in one line.
-    loaded = load_worker_model(model, device)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    items = [(WorkItem(s.id, m, model, options_hash(complete[m], target)), s) for m in methods for s in samples]
+    key = model_key(model)
+    items = [(WorkItem(s.id, m, key, options_hash(complete[m], target)), s) for m in methods for s in samples]
     described = {m: canonical_json({"options": complete[m], "target": target}) for m in methods}
-    with _locked(out):
+    with locked(out / ".lock", f"another explain-dataset run is writing to '{out}'; wait for it or use another --out"):
         manifest = Manifest(out / MANIFEST)
         already = sum(manifest.done(item.key) for item, _ in items)
         summary = RunSummary(out, len(items), already, 0)
+        # Loaded only when something is left to compute, and then here even when Ray workers
+        # load their own: a wrong spec fails now, in one line, before any work.
+        loaded = load_worker_model(model, device) if already < len(items) else None
         batches = _batches(items, manifest, options, target, batch_size)
         if workers == 1 and address is None:
             results = run_in_process(lambda: loaded, explain_batch, batches)
@@ -171,24 +175,6 @@ def explain_dataset(
     summary.failures = [(r["image"], r["method"], r["error"]) for r in records if r["status"] != "ok"]
     summary.bugs = [(r["image"], r["method"], r["traceback"]) for r in records if r.get("traceback")]
     return summary
-
-
-@contextlib.contextmanager
-def _locked(out: Path) -> Iterator[None]:
-    """Hold ``DIR/.lock`` during the run: two drivers appending to one manifest could record an item twice.
-
-    An advisory ``flock``: the kernel releases it when the process dies, so a killed run never leaves it held.
-    """
-    import fcntl
-
-    with open(out / ".lock", "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise InputError(
-                f"another explain-dataset run is writing to '{out}'; wait for it or use another --out"
-            ) from None
-        yield
 
 
 def _batches(

@@ -22,6 +22,7 @@ workers never touch the output folder, so exactly-once bookkeeping stays in one 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -43,9 +44,13 @@ MAX_RESTARTS = 2
 def run_in_process(
     setup: Callable[[], S], compute: Callable[[S, B], Result], batches: Iterable[B]
 ) -> Iterator[tuple[B, Result | Exception]]:
-    """Compute each batch in this process, in order."""
-    state = setup()
+    """Compute each batch in this process, in order; ``setup()`` runs when the first batch comes,
+    so a run with nothing left to compute never builds its state (e.g. never loads the model)."""
+    state: Any = None
+    ready = False
     for batch in batches:
+        if not ready:
+            state, ready = setup(), True
         try:
             result: Result | Exception = compute(state, batch)
         except Exception as exc:  # noqa: BLE001 - reported to the caller as this batch's result
@@ -95,25 +100,53 @@ def run_on_ray(
     """
     if workers < 1:
         raise InputError(f"workers must be at least 1; got {workers}")
+    threads = threads or default_threads(workers)
+    with ray_session(workers, address, threads) as ray:
+        yield from _run_actors(ray, setup, compute, batches, workers, threads)
+
+
+@contextlib.contextmanager
+def ray_session(workers: int, address: str | None = None, threads: int | None = None) -> Iterator[Any]:
+    """The Ray instance to run on, as :func:`run_on_ray` chooses it; yields the ``ray`` module.
+
+    One this process is already connected to is used and left running; otherwise this
+    connects to ``address`` (or ``RAY_ADDRESS``) or starts a local instance with
+    ``workers * threads`` CPUs, and disconnects (stopping a local one) on exit. Several
+    runs inside one session share its start-up cost.
+    """
     ray = require("ray", "ray", "running on Ray (--workers > 1 or --address)")
     threads = threads or default_threads(workers)
-    started = False
-    if not ray.is_initialized():
-        # Inside `ray job submit` RAY_ADDRESS names the cluster the job runs on.
-        address = address or os.environ.get("RAY_ADDRESS")
-        if address is not None:
-            try:
-                ray.init(address=address, log_to_driver=False)
-            except ConnectionError as exc:
-                raise InputError(
-                    f"cannot connect to the Ray cluster at '{address}' ({exc}); is it running, and with token "
-                    "authentication on (Ray 2.60's default) is RAY_AUTH_MODE=token set here and the cluster's "
-                    "token in ~/.ray/auth_token or RAY_AUTH_TOKEN?"
-                ) from exc
-        else:
-            # "local": a new instance even when `ray start` left a cluster running on this machine.
-            ray.init(address="local", num_cpus=workers * threads, include_dashboard=False, log_to_driver=False)
-        started = True
+    if ray.is_initialized():
+        yield ray
+        return
+    # Inside `ray job submit` RAY_ADDRESS names the cluster the job runs on.
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address is not None:
+        try:
+            ray.init(address=address, log_to_driver=False)
+        except ConnectionError as exc:
+            raise InputError(
+                f"cannot connect to the Ray cluster at '{address}' ({exc}); is it running, and with token "
+                "authentication on (Ray 2.60's default) is RAY_AUTH_MODE=token set here and the cluster's "
+                "token in ~/.ray/auth_token or RAY_AUTH_TOKEN?"
+            ) from exc
+    else:
+        # "local": a new instance even when `ray start` left a cluster running on this machine.
+        ray.init(address="local", num_cpus=workers * threads, include_dashboard=False, log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def _run_actors(
+    ray: Any,
+    setup: Callable[[], S],
+    compute: Callable[[S, B], Result],
+    batches: Iterable[B],
+    workers: int,
+    threads: int,
+) -> Iterator[tuple[B, Result | Exception]]:
     actor_class = ray.remote(num_cpus=threads, max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS)(_Worker)
     actors = [actor_class.remote(setup, compute, threads) for _ in range(workers)]
     # Not ray.util.ActorPool: it re-raises a failed task's error without saying which input
@@ -142,5 +175,3 @@ def run_on_ray(
     finally:
         for actor in actors:
             ray.kill(actor)
-        if started:
-            ray.shutdown()

@@ -17,6 +17,7 @@ from typing import Any
 from ..api import methods
 from ..errors import UnknownNameError
 from ..explainers import METHODS, resolve_options
+from ..types import LoadedModel
 
 # Options that change how a run is shown, never its result.
 _NOT_HASHED = ("progress",)
@@ -68,6 +69,24 @@ def complete_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
         raise UnknownNameError(f"unknown method '{method}'; methods: {', '.join(methods())}")
     resolved = resolve_options(METHODS.entry(method), options, None)
     return {k: v for k, v in resolved.items() if k not in _NOT_HASHED}
+
+
+def model_key(model: str | LoadedModel) -> str:
+    """The model's identity in work items: its spec as given, or for a loaded model its name
+    and a digest of its preprocessing (the same module seen at another size or with another
+    crop gives other maps)."""
+    if isinstance(model, str):
+        return model
+    preprocessing = {
+        "input_size": model.input_size,
+        "mean": model.mean,
+        "std": model.std,
+        "channels": model.channels,
+        "resize": model.resize,
+        "crop_pct": model.crop_pct,
+        "interpolation": model.interpolation,
+    }
+    return f"{model.name}#{hashlib.sha256(canonical_json(preprocessing).encode()).hexdigest()[:8]}"
 
 
 def options_hash(options: dict[str, Any], target: str) -> str:

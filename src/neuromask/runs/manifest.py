@@ -9,10 +9,14 @@ has a line too (``status: failed``); a rerun tries it again and its newer line w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from ..errors import InputError
 
 
 class Manifest:
@@ -64,3 +68,20 @@ class Manifest:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+@contextlib.contextmanager
+def locked(path: Path, busy: str) -> Iterator[None]:
+    """Hold the lock file ``path`` for the block; raise :class:`InputError` with ``busy`` when another process does.
+
+    Two drivers appending to one manifest could record an item twice. An advisory
+    ``flock``: the kernel releases it when the process dies, so a killed run never leaves it held.
+    """
+    import fcntl
+
+    with open(path, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(busy) from None
+        yield

@@ -121,12 +121,11 @@ def read_map(root: Path, name: str) -> np.ndarray:
     return zarr.open_array(store=str(root / name), mode="r")[...]
 
 
-def write_table(out: Path, records: Iterable[dict[str, Any]]) -> Path:
-    """Write ``DIR/results.parquet`` (schema :data:`SCHEMA`) from manifest records, atomically."""
-    rows = [{field.name: record.get(field.name) for field in SCHEMA} for record in records]
-    table = pa.Table.from_pylist(rows, schema=SCHEMA)
-    path = out / RESULTS
-    tmp = out / f".{RESULTS}.{uuid.uuid4().hex}.tmp"
+def write_parquet(path: Path, schema: pa.Schema, records: Iterable[dict[str, Any]]) -> Path:
+    """Write ``records`` (dicts; the schema's fields taken from each) to the Parquet file ``path``, atomically."""
+    rows = [{field.name: record.get(field.name) for field in schema} for record in records]
+    table = pa.Table.from_pylist(rows, schema=schema)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         pq.write_table(table, tmp)
         with open(tmp, "rb") as fh:
@@ -135,6 +134,11 @@ def write_table(out: Path, records: Iterable[dict[str, Any]]) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def write_table(out: Path, records: Iterable[dict[str, Any]]) -> Path:
+    """Write ``DIR/results.parquet`` (schema :data:`SCHEMA`) from manifest records, atomically."""
+    return write_parquet(out / RESULTS, SCHEMA, records)
 
 
 class RunResults:

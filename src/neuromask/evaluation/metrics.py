@@ -1,0 +1,193 @@
+"""The metrics ``evaluate`` scores, by the names of its command line, read from the metric registry.
+
+The names of the contract (``shared/design/api.md``) are short aliases of registered
+metrics; every other registered metric keeps its own name:
+
+=================  =============================  =====================================
+``evaluate``       registered metric              needs
+=================  =============================  =====================================
+``energy``         ``energy_pointing_game``       ground truth
+``auroc``          ``auroc``                      ground truth
+``eq_iou``         ``equal_area_iou``             ground truth
+``pointing``       ``pointing_game`` (15 px)      ground truth
+``insertion``      ``insertion``                  the model
+``deletion``       ``deletion``                   the model
+``randomisation``  ``randomisation_correlation``  the model, explained again
+=================  =============================  =====================================
+
+What a metric needs, which way is better and its category come from its registry entry
+(:data:`neuromask.metrics.METRICS`); a metric that needs neither the model nor a new
+explanation is scored on the stored maps alone, without loading the model. Ground-truth
+metrics are scored at the image's own size (the stored map against the mask); model
+metrics on the model's input (the stored map brought back to it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InputError, UnknownNameError
+from ..metrics import METRICS
+from ..registry import Entry
+
+# The contract's names for registered metrics.
+ALIASES: dict[str, str] = {
+    "energy": "energy_pointing_game",
+    "auroc": "auroc",
+    "eq_iou": "equal_area_iou",
+    "pointing": "pointing_game",
+    "insertion": "insertion",
+    "deletion": "deletion",
+    "randomisation": "randomisation_correlation",
+}
+# The default set, in report order: every contract metric the ground truth allows.
+DEFAULT = tuple(ALIASES)
+# Zhang et al.'s pointing game counts a hit within 15 pixels of the object, on the image
+# as it is (the registered metric's default scales 15 px at 224 px with the image instead).
+DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {"pointing": {"tolerance": 15.0}}
+# Scores that are a share of hits (0 or 1 per image): their intervals are Wilson's.
+PROPORTIONS = frozenset({"pointing"})
+# Registered metrics evaluate cannot score: nothing in a dataset run measures memory.
+UNSUPPORTED = frozenset({"peak_memory_mb"})
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric as ``evaluate`` runs it.
+
+    Attributes:
+        name: the name in ``--metrics``, the rows and the report.
+        entry: the registry entry it calls.
+        options: its complete options (signature defaults, evaluate's, the user's).
+        hash: a digest of ``options``: a changed option is a new score, never a reuse.
+    """
+
+    name: str
+    entry: Entry[Callable[..., Any]]
+    options: dict[str, Any] = field(default_factory=dict)
+    hash: str = ""
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        return tuple(self.entry.meta["needs"])
+
+    @property
+    def needs_truth(self) -> bool:
+        return "evidence" in self.needs
+
+    @property
+    def needs_other_truth(self) -> bool:
+        return "other_evidence" in self.needs
+
+    @property
+    def needs_model(self) -> bool:
+        return "model" in self.needs or "explain" in self.needs
+
+    @property
+    def explains(self) -> bool:
+        return "explain" in self.needs
+
+    @property
+    def from_record(self) -> bool:
+        """Read from the explanation's own record (its seconds), not computed."""
+        return "cost" in self.needs
+
+    @property
+    def higher_is_better(self) -> bool:
+        return bool(self.entry.meta["higher_is_better"])
+
+    @property
+    def category(self) -> str:
+        return str(self.entry.meta["category"])
+
+    @property
+    def proportion(self) -> bool:
+        return self.name in PROPORTIONS
+
+    def applies_to(self, method_is_mask: bool) -> bool:
+        """Whether the metric scores this method's maps (mask-only metrics need maps in [0, 1])."""
+        return self.entry.meta.get("applies_to", "any") == "any" or method_is_mask
+
+
+def names() -> list[str]:
+    """Every metric name ``evaluate`` takes: the contract's, then the other registered ones."""
+    covered = set(ALIASES.values())
+    return list(ALIASES) + [e.name for e in METRICS if e.name not in covered and e.name not in UNSUPPORTED]
+
+
+def entry(name: str) -> Entry[Callable[..., Any]]:
+    """The registry entry behind an ``evaluate`` metric name."""
+    if name not in names():
+        hint = next((alias for alias, target in ALIASES.items() if target == name and alias != name), None)
+        extra = f" (evaluate calls it '{hint}')" if hint else ""
+        raise UnknownNameError(f"unknown metric '{name}'{extra}; metrics: {', '.join(names())}")
+    return METRICS.entry(ALIASES.get(name, name))
+
+
+def _signature_options(fn: Callable[..., Any]) -> dict[str, Any]:
+    sig = inspect.signature(fn)
+    return {p.name: p.default for p in sig.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def _digest(name: str, options: dict[str, Any]) -> str:
+    from ..runs.items import canonical_json
+
+    return hashlib.sha256(canonical_json({"metric": name, "options": options}).encode()).hexdigest()[:16]
+
+
+def resolve(name: str, options: dict[str, Any] | None = None) -> MetricSpec:
+    """The metric ``name`` with its complete options.
+
+    Raises:
+        UnknownNameError: an unknown metric or option name.
+    """
+    found = entry(name)
+    complete = _signature_options(found.obj)
+    # What evaluate passes itself, never a user option.
+    complete.pop("method", None)
+    complete.pop("params", None)
+    complete.update(DEFAULT_OPTIONS.get(name, {}))
+    given = dict(options or {})
+    unknown = sorted(set(given) - set(complete))
+    if unknown:
+        raise UnknownNameError(
+            f"metric '{name}' has no option {', '.join(repr(u) for u in unknown)}; "
+            f"its options are: {', '.join(sorted(complete)) or 'none'}"
+        )
+    complete.update(given)
+    return MetricSpec(name, found, complete, _digest(name, complete))
+
+
+def select(
+    requested: list[str] | None, options: dict[str, dict[str, Any]] | None, *, truth: bool, other_truth: bool = False
+) -> list[MetricSpec]:
+    """The metrics of a request: ``requested`` (default: every contract metric the ground truth allows).
+
+    Raises:
+        UnknownNameError: an unknown metric or option.
+        InputError: a metric that needs ground truth (or a second object) without it,
+            options for a metric not requested, or a metric named twice.
+    """
+    options = options or {}
+    if requested is None:
+        chosen = [m for m in DEFAULT if truth or "evidence" not in entry(m).meta["needs"]]
+    else:
+        chosen = list(requested)
+        if len(set(chosen)) != len(chosen):
+            raise InputError(f"a metric is named twice in {','.join(chosen)}")
+    specs = [resolve(m, options.get(m)) for m in chosen]
+    stray = sorted(set(options) - set(chosen))
+    if stray:
+        raise InputError(f"options given for metric {', '.join(stray)}, which is not among {', '.join(chosen)}")
+    for spec in specs:
+        if spec.needs_truth and not truth:
+            raise InputError(f"metric '{spec.name}' needs ground truth: give --masks DIR or --boxes FILE")
+        if spec.needs_other_truth and not other_truth:
+            raise InputError(f"metric '{spec.name}' needs the other object's masks: give --other-masks DIR")
+    if not specs:
+        raise InputError("no metric to score; name some with --metrics")
+    return specs
