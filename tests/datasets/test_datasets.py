@@ -15,8 +15,11 @@ CASES = [
     ("triangles_squares", {"variant": "scaled"}, 64),
     ("counting", {}, 32),
     ("shapes_on_texture", {}, 48),
+    ("cells", {}, 64),
+    ("settlements", {}, 64),
 ]
-IDS = ["ts-oriented", "ts-scaled", "counting", "texture"]
+IDS = ["ts-oriented", "ts-scaled", "counting", "texture", "cells", "settlements"]
+CHANNELS = {"settlements": 3}
 
 
 @pytest.fixture(scope="module", params=list(zip(CASES, IDS)), ids=IDS)
@@ -35,14 +38,15 @@ def _corner_ratio(mask: np.ndarray) -> float:
 
 
 def test_registered() -> None:
-    assert datasets.DATASETS.names() == ["counting", "shapes_on_texture", "triangles_squares"]
+    assert datasets.DATASETS.names() == ["cells", "counting", "settlements", "shapes_on_texture", "triangles_squares"]
     assert datasets.class_names("triangles_squares") == ["triangle", "square"]
     assert datasets.dataset_options("triangles_squares")["variant"] == "oriented"
 
 
 def test_shapes_and_types(case) -> None:
     name, options, size, data = case
-    assert data.images.shape == (60, 1, size, size) and data.images.dtype == torch.float32
+    channels = CHANNELS.get(name, 1)
+    assert data.images.shape == (60, channels, size, size) and data.images.dtype == torch.float32
     assert data.labels.shape == (60,) and data.labels.dtype == torch.long
     assert data.evidence.shape == (60, size, size) and data.evidence.dtype == torch.bool
     assert float(data.images.min()) >= 0.0 and float(data.images.max()) <= 1.0
@@ -181,3 +185,37 @@ def test_load_rejects_other_files(tmp_path) -> None:
 def test_empty_dataset() -> None:
     data = datasets.generate("counting", 0)
     assert data.images.shape == (0, 1, 32, 32) and data.evidence.shape == (0, 32, 32)
+
+
+def test_cells_evidence_is_the_infected_cells_each_with_its_parasite() -> None:
+    from neuromask.datasets.cells import PARASITE
+
+    data = datasets.generate("cells", 40, seed=5, noise=0.0)
+    for image, evidence, label in zip(data.images[:, 0].numpy(), data.evidence.numpy(), data.labels.tolist()):
+        parts, count = connected_components(evidence, return_num=True, connectivity=2)
+        assert count == label + 1  # one whole cell per infected cell
+        parasite = np.isclose(image, PARASITE)
+        assert parasite.any() and not (parasite & ~evidence).any()  # parasites only inside the evidence
+        assert all(parasite[parts == k].any() for k in range(1, count + 1))  # and in every infected cell
+
+
+def test_settlements_footprint_is_one_rectangle_and_the_layout_is_the_label() -> None:
+    from neuromask.datasets.settlements import ROAD
+
+    data = datasets.generate("settlements", 40, seed=6, noise=0.0)
+    for image, evidence, label in zip(data.images.numpy(), data.evidence.numpy(), data.labels.tolist()):
+        rows, cols = np.nonzero(evidence)
+        box = np.zeros_like(evidence)
+        box[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] = True
+        assert np.array_equal(box, evidence)
+        # Without noise a roof's pixels share one exact colour; the land's colours vary smoothly.
+        pixels = image.transpose(1, 2, 0)
+        colours, counts = np.unique(pixels[evidence], axis=0, return_counts=True)
+        roofs = [c for c, k in zip(colours, counts) if k >= 4 and not np.allclose(c, ROAD.astype(np.float32))]
+        if label == 0:  # planned: one material, equal square roofs on a grid
+            assert len(roofs) == 1
+            parts, count = connected_components(np.all(pixels == roofs[0], axis=2) & evidence, return_num=True)
+            areas = {int((parts == k).sum()) for k in range(1, count + 1)}
+            assert count >= 9 and len(areas) == 1
+        else:  # informal: several materials
+            assert len(roofs) >= 3

@@ -1,8 +1,8 @@
 """The dataset container, the registry and the machinery shared by every generator.
 
 A generator is a function ``render(rng, label, **options) -> (image, evidence)`` that
-draws one sample of the given class: ``image`` (H, W) float32 in [0, 1] and ``evidence``
-(H, W) bool, the pixels that make the sample belong to its class. It is registered in
+draws one sample of the given class: ``image`` (H, W) grey or (H, W, 3) RGB, float32 in
+[0, 1], and ``evidence`` (H, W) bool, the pixels that make the sample belong to its class. It is registered in
 :data:`DATASETS` with ``classes`` (the class names) as metadata; its keyword-only
 parameters are the dataset's options, with their defaults.
 
@@ -37,7 +37,7 @@ class Dataset:
     """Images with their labels and ground-truth evidence.
 
     Attributes:
-        images: (N, C, H, W) float32 in [0, 1]; C = 1 (grey).
+        images: (N, C, H, W) float32 in [0, 1]; C = 1 (grey) or 3 (RGB).
         labels: (N,) long, class indices into ``class_names``.
         evidence: (N, H, W) bool, exactly the pixels of the object(s) that define the label.
         name: the registered dataset name.
@@ -84,6 +84,11 @@ def _check_count(what: str, value: int, minimum: int) -> None:
         raise InputError(f"{what} must be an integer >= {minimum}; got {value!r}")
 
 
+def _channels_first(images: np.ndarray) -> np.ndarray:
+    """Rendered images (N, H, W) grey or (N, H, W, 3) RGB -> (N, C, H, W) float32."""
+    return (images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)).astype(np.float32)
+
+
 def _render_range(name: str, seed: int, start: int, n: int, options: dict[str, Any]) -> Dataset:
     """Samples ``start .. start + n - 1`` of dataset ``name`` (options already resolved)."""
     render = DATASETS.get(name)
@@ -96,12 +101,11 @@ def _render_range(name: str, seed: int, start: int, n: int, options: dict[str, A
         evidence.append(mask)
     if n == 0:
         # Render one throwaway sample only to learn the image size of an empty data set.
-        probe, _ = render(np.random.default_rng([seed, 0]), 0, **options)
-        shape = probe.shape
-        images_np = np.zeros((0, 1, *shape), np.float32)
-        evidence_np = np.zeros((0, *shape), bool)
+        probe, mask = render(np.random.default_rng([seed, 0]), 0, **options)
+        images_np = _channels_first(probe[None])[:0]
+        evidence_np = np.zeros((0, *mask.shape), bool)
     else:
-        images_np = np.stack(images)[:, None].astype(np.float32)
+        images_np = _channels_first(np.stack(images))
         evidence_np = np.stack(evidence).astype(bool)
     return Dataset(
         images=torch.from_numpy(images_np),

@@ -164,7 +164,7 @@ def evaluate(
             but not given; an unreadable boxes file), before any work.
         ModelLoadError: the model cannot be loaded.
     """
-    from ..runs import explain_dataset, locked, open_source, ray_session
+    from ..runs import explain_dataset, kind_for_target, locked, open_source, ray_session
 
     truth = open_truth(masks, boxes)
     other = MaskFolder(other_masks) if other_masks is not None else None
@@ -188,7 +188,7 @@ def evaluate(
             device=device,
             quiet=quiet,
         )
-        samples = open_source(source, source_kind)
+        samples = open_source(source, kind_for_target(source, source_kind, target))
         scorer = _Scorer(out, samples, model, methods, options, target, specs, truth, other, batch_size)
         busy = f"another evaluate run is scoring into '{out}'; wait for it or use another --out"
         with locked(out / ".scores.lock", busy):

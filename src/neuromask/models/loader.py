@@ -14,6 +14,8 @@ Spec syntax (the first rule that matches wins):
                             into ``CLASS()`` (constructed with no arguments); ``MODULE`` is
                             an importable module (``package.module``) or a Python file
                             (``path/to/net.py``), e.g. ``net.pt@mypkg.nets:Net``
+``PATH.pt`` + ``PATH.json``  a model written by ``neuromask train`` (its record beside it):
+                            the dataset's size and channels, [0, 1] pixels, its classes
 ``PATH``                    a TorchScript file (``torch.jit.save``)
 ==========================  ===========================================================
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.util
+import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -179,7 +182,23 @@ def _load(spec: str, weights: str | os.PathLike[str] | None) -> LoadedModel:
     path = _existing_file(spec)
     if path.suffix.lower() == ".onnx":
         return _load_onnx(spec, path)
+    if _is_trained(path):
+        from .shipped import trained_model
+
+        return trained_model(path, spec)
     return _load_torchscript(spec, path)
+
+
+def _is_trained(path: Path) -> bool:
+    """Whether ``path`` was written by ``neuromask train``: a ``.json`` record beside it names its architecture."""
+    record = path.with_suffix(".json")
+    if path.suffix.lower() != ".pt" or not record.is_file():
+        return False
+    try:
+        data = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"arch", "class_names", "input_size"} <= data.keys()
 
 
 def _looks_like_path(spec: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from importlib import resources
+from pathlib import Path
 
 from ..types import LoadedModel
 from . import MODELS
@@ -23,27 +24,36 @@ SHIPPED: tuple[tuple[str, str], ...] = tuple(
 _ARCH_WORDS = {"cnn": "full-precision CNN", "bnn": "binarized CNN"}
 
 
+def trained_model(path: str | Path, name: str) -> LoadedModel:
+    """A model written by ``neuromask train`` (weights ``path`` and its ``.json`` record beside it).
+
+    It takes the dataset's [0, 1] pixels as they are (no normalisation), grey or RGB as it
+    was trained, stretched to the dataset's size; its labels are the dataset's classes.
+    """
+    from .train import load_trained
+
+    result = load_trained(path)
+    record = result.record
+    return LoadedModel(
+        module=result.model,
+        name=name,
+        input_size=(int(record["input_size"][0]), int(record["input_size"][1])),
+        mean=None,
+        std=None,
+        labels=list(record["class_names"]),
+        channels=int(record.get("in_channels", 1)),
+        resize="stretch",
+        extra={"record": record},
+    )
+
+
 def _builder(dataset: str, arch: str) -> Callable[[], LoadedModel]:
     name = f"{dataset}-{arch}"
 
     def build() -> LoadedModel:
-        from .train import load_trained
-
         weights = resources.files("neuromask").joinpath(f"data/weights/{name}.pt")
         with resources.as_file(weights) as path:
-            result = load_trained(path)
-        record = result.record
-        return LoadedModel(
-            module=result.model,
-            name=name,
-            input_size=(int(record["input_size"][0]), int(record["input_size"][1])),
-            mean=None,
-            std=None,
-            labels=list(record["class_names"]),
-            channels=1,
-            resize="stretch",
-            extra={"record": record},
-        )
+            return trained_model(path, name)
 
     build.__doc__ = f"The shipped {_ARCH_WORDS[arch]} trained on the {dataset} dataset, in eval mode."
     return build

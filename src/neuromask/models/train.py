@@ -195,6 +195,7 @@ def train(
         "accuracy": accuracy,
         "seconds": round(time.perf_counter() - started, 1),
         "input_size": list(data.images.shape[-2:]),
+        "in_channels": int(data.images.shape[1]),
         "class_names": data.class_names,
         "torch": torch.__version__,
         "python": platform.python_version(),

@@ -19,7 +19,7 @@ from .driver import TARGETS, RunSummary, explain_dataset
 from .engine import ray_session, run_in_process, run_on_ray
 from .items import WorkItem, canonical_json, complete_options, model_key, options_hash
 from .manifest import Manifest, locked
-from .sources import SOURCE_KINDS, Sample, decode_image, open_source
+from .sources import SOURCE_KINDS, Sample, decode_image, kind_for_target, open_source
 from .store import MAPS, SCHEMA, RunResults, read_map, write_parquet
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "model_key",
     "options_hash",
     "decode_image",
+    "kind_for_target",
     "read_map",
     "write_parquet",
     "MAPS",

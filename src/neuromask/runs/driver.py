@@ -30,7 +30,7 @@ from .compute import Batch, Outcome, Task, explain_batch, load_worker_model
 from .engine import run_in_process, run_on_ray
 from .items import WorkItem, canonical_json, complete_options, model_key, options_hash
 from .manifest import Manifest, locked
-from .sources import Sample, decode_image, open_source
+from .sources import Sample, decode_image, kind_for_target, open_source
 from .store import MANIFEST, MapStore, write_table
 
 TARGETS = ("top1", "class")
@@ -92,7 +92,8 @@ def explain_dataset(
         options: per method, its options (``{"neuromask": {"steps": 50}}``).
         target: ``"top1"`` (each image's top-1 class) or ``"class"`` (the class its
             source gives: the ImageFolder class folder or the WebDataset ``.cls``).
-        source_kind: ``auto``, ``folder``, ``imagefolder`` or ``webdataset``.
+        source_kind: ``auto``, ``folder``, ``imagefolder`` or ``webdataset`` (``auto`` with
+            ``target="class"`` reads a folder as an ImageFolder layout).
         batch_size: images explained together by one call (same method and options).
         workers: 1 runs in this process; more run on a pool of Ray actors.
         address: a Ray cluster to run on (implies Ray even with one worker).
@@ -120,7 +121,7 @@ def explain_dataset(
     if stray:
         raise InputError(f"options given for {', '.join(stray)}, which is not among the methods {', '.join(methods)}")
     complete = {m: complete_options(m, options.get(m, {})) for m in methods}
-    samples = open_source(source, source_kind)
+    samples = open_source(source, kind_for_target(source, source_kind, target))
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

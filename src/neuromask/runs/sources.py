@@ -79,6 +79,15 @@ def open_source(source: str | Path, kind: str = "auto") -> list[Sample]:
     return samples
 
 
+def kind_for_target(source: str | Path, kind: str, target: str) -> str:
+    """The source kind to read: ``auto`` with ``target="class"`` reads a folder of images as an
+    ImageFolder layout (the class is the folder), the only folder layout that gives classes."""
+    path = Path(source)
+    if kind == "auto" and target == "class" and path.is_dir() and _image_files(path):
+        return "imagefolder"
+    return kind
+
+
 def decode_image(data: bytes, image_id: str) -> Image.Image:
     """Image file bytes -> a ``PIL.Image`` the right way up (EXIF orientation applied).
 
