@@ -62,6 +62,7 @@ SCORE_SCHEMA = pa.schema(
         pa.field("options_hash", pa.string(), nullable=False),  # the explanation's (results.parquet)
         pa.field("metric_options", pa.string(), nullable=False),  # the metric's complete options, JSON
         pa.field("target", pa.int64()),  # the class the map explains
+        pa.field("seconds", pa.float64()),  # the metric's time on this image (its share of a batched call)
     ]
 )
 
@@ -359,6 +360,7 @@ class _Scorer:
             "options_hash": self.hashes.get(method, NO_METHOD),
             "metric_options": canonical_json(spec.options if spec else {}),
             "target": row.get("target"),
+            "seconds": score.seconds,
             "traceback": score.traceback,
         }
 

@@ -14,6 +14,7 @@ one so that one bad image does not fail the others.
 from __future__ import annotations
 
 import math
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,7 +73,10 @@ class ScoreBatch:
 
 @dataclass
 class Score:
-    """One (image, metric) result: ``ok`` with ``value`` (NaN = undefined), or ``failed`` with ``error``."""
+    """One (image, metric) result: ``ok`` with ``value`` (NaN = undefined), or ``failed`` with ``error``.
+
+    ``seconds``: the time the metric took on this image (its share of a call on several images).
+    """
 
     image: str
     metric: str
@@ -80,6 +84,7 @@ class Score:
     value: float = math.nan
     error: str | None = None
     traceback: str | None = field(default=None, repr=False)
+    seconds: float | None = None
 
 
 class ScoringState:
@@ -125,7 +130,9 @@ def score_batch(state: ScoringState, batch: ScoreBatch) -> list[Score]:
             continue
         for task in tasks:
             try:
-                scores.append(Score(task.image, name, "ok", _map_score(spec, task)))
+                started = time.perf_counter()
+                value = _map_score(spec, task)
+                scores.append(Score(task.image, name, "ok", value, seconds=time.perf_counter() - started))
             except Exception as exc:  # noqa: BLE001 - becomes this image's failed score
                 scores.append(_failed(task.image, name, exc))
     if model_specs:
@@ -181,8 +188,10 @@ def _call_together(
 ) -> list[Score]:
     """One metric on several images in one call; on failure, each image alone."""
     try:
+        started = time.perf_counter()
         values = _call(model, batch, spec, tasks, prepared)
-        return [Score(t.image, spec.name, "ok", float(v)) for t, v in zip(tasks, values)]
+        share = (time.perf_counter() - started) / len(tasks)
+        return [Score(t.image, spec.name, "ok", float(v), seconds=share) for t, v in zip(tasks, values)]
     except Exception as exc:  # noqa: BLE001 - retried image by image below, or reported
         if len(tasks) == 1:
             return [_failed(tasks[0].image, spec.name, exc)]
