@@ -1,23 +1,21 @@
-"""How long the full benchmark suite takes on this machine, from timed samples of its own cells.
+"""How long the full benchmark suite takes on this machine, from a timed sample of its own rows.
 
-The suite runs every method on every image of each group and scores it; the first
-``sanity_images`` images of a group also explain the image again on a randomised model.
-This script runs the real cells (``neuromask.bench.runner.run_group``, into a scratch
-folder) for a few images and times each image's whole wall time, every method and every
-metric included:
+The suite (``neuromask benchmark`` on ``evaluate``) explains every image of each group with
+every method, scores each map, and explains ``sanity_images`` images of each group again
+on a randomised network. This script runs the same groups on a sample (``--images`` per
+group, the first of them with the randomisation check; two-object scenes: one scene, two
+images) with every method at the suite's options, into a scratch folder, and reads the
+cost of each part from the rows themselves: an explanation's ``seconds`` in
+``results.parquet`` and each score's ``seconds`` in ``scores.parquet``. Per group:
 
-- each shipped CNN's dataset group: image 0 (with the sanity check) and image
-  ``sanity_images`` (without);
-- the composites: image 0 and image ``sanity_images`` of the flat group; the textured
-  and two-object groups use the same model at the same size with the same metrics, so
-  they are charged the flat group's seconds per image;
-- the photos: image 0 (every photo of the suite gets the sanity check).
+    estimate = images x (explanations + scores other than randomisation, per image)
+             + randomisation images x (randomisation, per image)
 
-Estimate = sum over groups of (sanity images x seconds with sanity + other images x
-seconds without). It is a measurement of this machine at its current load (printed),
-not of a run of the whole suite.
+It also times the sample run's wall clock, so that what the rows do not see (reading,
+writing, loading models, the reports) shows as the ratio of wall time to row seconds; the
+total is scaled by it. A measurement of this machine at its current load (printed).
 
-    python benchmarks/full_suite_estimate.py [--suite full] [--device cpu]
+    python benchmarks/full_suite_estimate.py [--suite full] [--images 2] [--device cpu]
 
 Prints a Markdown table and writes benchmarks/results/full_suite_estimate.{md,json}.
 """
@@ -25,6 +23,7 @@ Prints a Markdown table and writes benchmarks/results/full_suite_estimate.{md,js
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -32,95 +31,89 @@ import tempfile
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import describe  # noqa: E402
-from neuromask.bench import SUITES, RowStore  # noqa: E402
-from neuromask.bench.runner import Group, composite_groups, dataset_group, photo_group, run_group  # noqa: E402
-from neuromask.explainers import METHODS  # noqa: E402
+from neuromask.bench import SUITES, run  # noqa: E402
+from neuromask.bench.runner import GROUPS  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
 
-def time_image(group: Group, index: int, suite, out: Path) -> float:
-    store = RowStore(out / "rows.jsonl")
-    start = time.perf_counter()
-    run_group(group, METHODS.names(), suite, store, out, images=range(index, index + 1))
-    return time.perf_counter() - start
+def per_image(group: Path) -> tuple[float, float, float]:
+    """(explanation seconds, score seconds without randomisation, randomisation seconds) per image of a group."""
+    explained = pq.read_table(group / "results.parquet").to_pylist()
+    scores = pq.read_table(group / "scores.parquet").to_pylist()
+    images = {r["image"] for r in explained}
+    explain = sum(r["seconds"] or 0.0 for r in explained) / len(images)
+    other = sum(r["seconds"] or 0.0 for r in scores if r["metric"] != "randomisation") / len(images)
+    sanity_images = {r["image"] for r in scores if r["metric"] == "randomisation"}
+    sanity = sum(r["seconds"] or 0.0 for r in scores if r["metric"] == "randomisation") / max(1, len(sanity_images))
+    return explain, other, sanity
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", default="full")
+    parser.add_argument("--images", type=int, default=2, help="images per group in the timed sample")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     suite = SUITES[args.suite]
-    sanity = suite.sanity_images if suite.sanity_images is not None else 10**9
+    sample = dataclasses.replace(
+        suite,
+        dataset_images=args.images,
+        composite_images=args.images if suite.composite_images else 0,
+        composite_pairs=1 if suite.composite_pairs else 0,
+        photos=suite.photos[: args.images],
+        sanity_images=1,
+    )
+    counts = {m: suite.dataset_images for m in suite.datasets}
+    for model in suite.composite_models:
+        counts[f"composites-{model}-{suite.composite_split}-flat"] = suite.composite_images
+        counts[f"composites-{model}-{suite.composite_split}-texture"] = suite.composite_images
+        if suite.composite_pairs:
+            counts[f"composites-{model}-{suite.composite_split}-pairs"] = 2 * suite.composite_pairs
+    if suite.photos:
+        counts[f"photos-{suite.photo_model}"] = len(suite.photos)
     load_start = os.getloadavg()[0]
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch)
-
-        def sample(name: str, group: Group, counts: list[tuple[str, int]]) -> None:
-            n = len(group.images)
-            with_s = time_image(group, 0, suite, out)
-            without = time_image(group, sanity, suite, out) if n > sanity else with_s
-            for label, images in counts:
-                k = min(sanity, images)
-                total = k * with_s + (images - k) * without
-                rows.append(
-                    {
-                        "group": label,
-                        "images": images,
-                        "sanity_images": k,
-                        "seconds_with_sanity": with_s,
-                        "seconds_without": without,
-                        "seconds": total,
-                        "timed_on": name,
-                    }
-                )
-                print(
-                    f"{label}: {images} images, {with_s:.1f} s with sanity, {without:.1f} s without -> "
-                    f"{total / 60:.1f} min",
-                    file=sys.stderr,
-                    flush=True,
-                )
-
-        for model in suite.datasets:
-            group = dataset_group(model, suite.dataset_images, suite.categories["datasets"], args.device)
-            sample(model, group, [(model, suite.dataset_images)])
-        for model in suite.composite_models:
-            flat = composite_groups(model, suite, args.device)[0]
-            sample(
-                flat.name,
-                flat,
-                [
-                    (f"composites-{model}-flat", suite.composite_images),
-                    (f"composites-{model}-texture", suite.composite_images),
-                    (f"composites-{model}-pairs", 2 * suite.composite_pairs),
-                ],
-            )
-        if suite.photos:
-            group = photo_group(suite.photo_model, suite.photos, suite.categories["photos"], args.device)
-            sample(group.name, group, [(group.name, len(suite.photos))])
-
+        started = time.perf_counter()
+        failures = run(sample, scratch, device=args.device, progress=False)
+        wall = time.perf_counter() - started
+        seconds_in_rows = 0.0
+        for name, images in counts.items():
+            explain, other, sanity = per_image(Path(scratch) / GROUPS / name)
+            sample_images = len(pq.read_table(Path(scratch) / GROUPS / name / "results.parquet")["image"].unique())
+            seconds_in_rows += sample_images * (explain + other) + sanity
+            k = min(images, suite.sanity_images if suite.sanity_images is not None else images)
+            total = images * (explain + other) + k * sanity
+            rows.append({"group": name, "images": images, "sanity_images": k, "explain": explain, "score": other,
+                         "randomisation": sanity, "seconds": total})  # fmt: skip
+    overhead = wall / seconds_in_rows
     total = sum(r["seconds"] for r in rows)
     machine = describe() | {"load_average_1min_at_start": round(load_start, 2)}
     lines = [
-        f"Suite `{suite.name}` on this machine ({args.device}), estimated from timed cells: every method and metric "
-        "of one image with the sanity check and one without per timed group.",
+        f"Suite `{suite.name}` on this machine ({args.device}), estimated from the rows of a timed sample "
+        f"({args.images} images per group, every method; the sample run had {failures} failed rows): seconds per "
+        "image from `results.parquet` (explanations) and `scores.parquet` (scores).",
         "",
-        "| group | images | with sanity | s / image with sanity | s / image without | minutes |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| group | images | randomisation on | s / image: explain | score | randomisation | minutes |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['group']} | {r['images']} | {r['sanity_images']} | {r['seconds_with_sanity']:.1f} | "
-            f"{r['seconds_without']:.1f} | {r['seconds'] / 60:.1f} |"
+            f"| {r['group']} | {r['images']} | {r['sanity_images']} | {r['explain']:.1f} | {r['score']:.1f} | "
+            f"{r['randomisation']:.1f} | {r['seconds'] / 60:.1f} |"
         )
     lines += [
         "",
-        f"**Estimated total: {total / 60:.0f} min.**",
+        f"The sample ran for {wall:.0f} s of wall time against {seconds_in_rows:.0f} s in its rows (ratio "
+        f"{overhead:.2f}: reading, writing, models, reports).",
+        "",
+        f"**Estimated total: {total / 60:.0f} min from the rows, {overhead * total / 60:.0f} min with the overhead.**",
         "",
         "Machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()),
     ]
@@ -129,8 +122,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "full_suite_estimate.md").write_text(table + "\n")
     (args.out / "full_suite_estimate.json").write_text(
-        json.dumps({"machine": machine, "rows": rows, "total_minutes": total / 60}, indent=1) + "\n"
-    )
+        json.dumps({"machine": machine, "rows": rows, "wall_seconds": wall, "row_seconds": seconds_in_rows,
+                    "total_minutes": total / 60, "total_minutes_with_overhead": overhead * total / 60}, indent=1)
+        + "\n"
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ def test_the_results_page_shows_a_benchmark_folder() -> None:
     at.selectbox(key="results_metric").select("deletion").run()
     assert "deletion: the mean over images per method; lower is better." in _texts(at.caption)
     at.text_input(key="results_folder").set_value(str(BENCHMARK / "charts")).run()
-    assert "holds neither rows.jsonl" in at.error[0].value
+    assert "holds neither rows.parquet or rows.jsonl" in at.error[0].value
 
 
 def test_the_results_page_shows_a_dataset_run(tmp_path: Path) -> None:

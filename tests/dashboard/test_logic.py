@@ -289,7 +289,7 @@ def test_a_dataset_run_folder_gives_counts_and_median_seconds(tmp_path: Path) ->
 
 
 def test_a_folder_without_results_is_one_message(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="holds neither rows.jsonl"):
+    with pytest.raises(InputError, match="holds neither rows.parquet or rows.jsonl"):
         logic.open_results(tmp_path)
     with pytest.raises(InputError, match="is not a folder"):
         logic.open_results(tmp_path / "missing")

@@ -1,22 +1,22 @@
-"""The report: reads the rows only, and writes tables, charts and an HTML page.
+"""The suite's report: reads the rows only, and writes the tables, charts, page and summary.
+
+The rows are every group's ``scores.parquet`` (the format of every evaluation), gathered
+into ``DIR/rows.parquet`` with the group and, for two-object scenes, the scene of each
+image; a folder that holds only ``rows.parquet`` (the committed results) reports the same.
 
 Outputs, in the run's folder:
 
-- ``summary.csv``: one line per (group, method, metric): mean, 95 % bootstrap
-  confidence interval, the number of images scored, of undefined scores (NaN, e.g. a
-  constant map's rank correlation) and of failures;
-- ``results.md``: per group a table with the methods as rows and the metrics as
-  columns (mean [95 % CI] n; the best of each column in bold), plus the derived
-  ``insertion_minus_deletion`` and, on two-object scenes, ``own_above_other`` (the share
-  of images whose mass margin is positive), the failures, and the suite's goals
-  (:class:`~neuromask.bench.suites.Goals`: thresholds and the highlighted method live in
-  the suite, not here);
-- ``charts/<group>/<metric>.png`` (one bar chart per metric, CI whiskers) and
-  ``charts/<group>/quality_vs_seconds-<metric>.png``;
-- ``index.html``: all of the above on one page, built from the same data (never by
-  re-reading the Markdown).
+- ``summary.csv``: one line per (group, method, metric): n, mean, 95 % interval, rank
+  (from the paired bootstrap interval of the difference), undefined and failed rows;
+- ``results.md`` and ``index.html``: per group a table (methods as rows, metrics as
+  columns), plus the derived ``insertion_minus_deletion`` and, on two-object scenes,
+  ``own_above_other`` (the share of images whose mass margin is positive), the suite's goals
+  with verdicts read from intervals, and the failures;
+- ``charts/<group>/<metric>.png`` and ``charts/<group>/quality_vs_seconds-<metric>.png``;
+- ``SUMMARY.md`` (:mod:`.summary`): every sentence written from the same numbers.
 
-Only each cell's latest configuration is reported (see :func:`current_rows`).
+Statistics (:mod:`neuromask.evaluation.stats`): per group one set of bootstrap resamples of
+the images, by scene where a group has scenes; proportions get Wilson intervals.
 """
 
 from __future__ import annotations
@@ -27,217 +27,315 @@ import html
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from .rows import Row, read_rows
-from .runner import MACHINE_FILE, ROWS_FILE
+from ..evaluation.stats import RESAMPLES, Difference, Estimate, Resamples, ranks
+from .runner import GROUPS, MACHINE_FILE
 from .suites import Goals
 
+ROWS = "rows.parquet"
 DERIVED = "insertion_minus_deletion"
 CORRECT = "own_above_other"
 CATEGORY_ORDER = ("localisation", "faithfulness", "sanity", "complexity", "cost")
-CONFIDENCE = 0.95
+ROW_SCHEMA = pa.schema(
+    [
+        pa.field("group", pa.string(), nullable=False),
+        pa.field("image", pa.string(), nullable=False),
+        pa.field("method", pa.string(), nullable=False),
+        pa.field("metric", pa.string(), nullable=False),
+        pa.field("value", pa.float64()),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("error", pa.string()),
+        pa.field("seconds", pa.float64()),
+        pa.field("cluster", pa.string()),  # the scene of a two-object image (resampled together)
+    ]
+)
 
 
-@dataclass(frozen=True)
-class Cell:
-    """The summary of one (group, method, metric) over its images.
-
-    ``low``/``high``: the 95 % percentile-bootstrap confidence interval of the mean
-    (NaN with fewer than two images).
-    """
-
-    mean: float
-    low: float
-    high: float
-    n: int
-    undefined: int
-    failures: int
-
-
-def _metric_meta(metric: str) -> tuple[str, bool]:
-    """(category, higher_is_better) of a metric name, the derived ones included."""
-    from ..metrics import METRICS
+def metric_meta(metric: str) -> tuple[str, bool, bool]:
+    """(category, higher_is_better, proportion) of a metric name, the derived ones included."""
+    from ..evaluation.metrics import PROPORTIONS, entry
 
     if metric == DERIVED:
-        return "faithfulness", True
+        return "faithfulness", True, False
     if metric == CORRECT:
-        return "localisation", True
-    if metric in METRICS:
-        meta = METRICS.entry(metric).meta
-        return str(meta["category"]), bool(meta["higher_is_better"])
-    return "other", True
+        return "localisation", True, True
+    try:
+        meta = entry(metric).meta
+    except Exception:  # noqa: BLE001 - a name from an older run: shown, never ranked as special
+        return "other", True, False
+    return str(meta["category"]), bool(meta["higher_is_better"]), metric in PROPORTIONS
 
 
-def current_rows(rows: list[Row]) -> list[Row]:
-    """Per (group, method, metric), the rows of its latest configuration only.
+def collect_rows(out: Path) -> Path | None:
+    """Gather every group's ``scores.parquet`` into ``DIR/rows.parquet``; None when there are no groups."""
+    from ..runs import write_parquet
 
-    A changed option makes new cells (a new ``config``); the older cells stay in the
-    file, and the configuration seen last (the newest) is the one reported.
-    """
-    latest: dict[tuple[str, str, str], str] = {}
+    folders = sorted(p for p in (out / GROUPS).glob("*") if (p / "scores.parquet").exists())
+    if not folders:
+        return None
+    rows = []
+    for folder in folders:
+        record = json.loads((folder / "evaluation.json").read_text())
+        clusters = record.get("clusters") or {}
+        for r in pq.read_table(folder / "scores.parquet").to_pylist():
+            rows.append({**r, "group": folder.name, "cluster": clusters.get(r["image"])})
+    return write_parquet(out / ROWS, ROW_SCHEMA, rows)
+
+
+@dataclass
+class GroupStats:
+    """One group's scores as matrices (per metric, per method, values over ``images``) with their statistics."""
+
+    name: str
+    images: list[str]
+    clusters: dict[str, str] | None
+    values: dict[str, dict[str, np.ndarray]]
+    failed: dict[tuple[str, str], int] = field(default_factory=dict)
+    undefined: dict[tuple[str, str], int] = field(default_factory=dict)
+    errors: dict[tuple[str, str], int] = field(default_factory=dict)
+    boot: Resamples | None = None
+    cells: dict[tuple[str, str], Estimate] = field(default_factory=dict)
+    ranks: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @property
+    def methods(self) -> list[str]:
+        from ..explainers import ordered
+
+        names = {m for table in self.values.values() for m in table}
+        known = [m for m in ordered() if m in names]
+        return known + sorted(names - set(known))
+
+    @property
+    def metrics(self) -> list[str]:
+        def order(m: str) -> tuple[int, str]:
+            category = metric_meta(m)[0]
+            return (CATEGORY_ORDER.index(category) if category in CATEGORY_ORDER else 99, m)
+
+        return sorted(self.values, key=order)
+
+    def difference(self, metric: str, a: str, b: str) -> Difference:
+        """Method a minus method b on ``metric``, paired over the images both scored."""
+        assert self.boot is not None
+        return self.boot.difference(self.values[metric][a], self.values[metric][b])
+
+
+def read_groups(out: Path, *, resamples: int = RESAMPLES) -> dict[str, GroupStats]:
+    """Every group of ``DIR/rows.parquet``, with its derived metrics, means, intervals and ranks."""
+    rows = pq.read_table(out / ROWS).to_pylist()
+    by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
-        latest[(r.group, r.method, r.metric)] = r.config
-    return [r for r in rows if latest[(r.group, r.method, r.metric)] == r.config]
+        by_group[r["group"]].append(r)
+    groups = {}
+    for name in sorted(by_group):
+        group_rows = by_group[name]
+        images = sorted({r["image"] for r in group_rows if r["method"] != "*"})
+        index = {image: i for i, image in enumerate(images)}
+        clusters = {r["image"]: r["cluster"] for r in group_rows if r["cluster"]} or None
+        stats = GroupStats(name, images, clusters, {})
+        failed: dict[tuple[str, str], int] = defaultdict(int)
+        undefined: dict[tuple[str, str], int] = defaultdict(int)
+        for r in group_rows:
+            if r["method"] == "*":
+                continue
+            table = stats.values.setdefault(r["metric"], {})
+            values = table.setdefault(r["method"], np.full(len(images), np.nan))
+            if r["status"] != "ok":
+                failed[(r["method"], r["metric"])] += 1
+                stats.errors[(r["method"], r["error"] or "")] = stats.errors.get((r["method"], r["error"] or ""), 0) + 1
+            elif r["value"] is None or not math.isfinite(r["value"]):
+                undefined[(r["method"], r["metric"])] += 1
+            else:
+                values[index[r["image"]]] = r["value"]
+        stats.failed, stats.undefined = dict(failed), dict(undefined)
+        _derive(stats)
+        seed = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
+        stats.boot = Resamples(images, clusters, resamples=resamples, seed=seed)
+        for metric, table in stats.values.items():
+            _, higher, proportion = metric_meta(metric)
+            for method, values in table.items():
+                stats.cells[(method, metric)] = stats.boot.mean(values, proportion=proportion)
+            for method, rank in ranks(table, stats.boot, higher_is_better=higher).items():
+                stats.ranks[(method, metric)] = rank
+        groups[name] = stats
+    return groups
 
 
-def paired_rows(rows: list[Row]) -> list[Row]:
-    """Per (group, metric), only the images that every method of the group has a row for.
-
-    A run cut short leaves methods on different numbers of images; comparing their means
-    would compare different images. Failure rows count as present (they are listed).
-    """
-    methods: dict[str, set[str]] = defaultdict(set)
-    seen: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-    for r in rows:
-        methods[r.group].add(r.method)
-        seen[(r.group, r.metric, r.image)].add(r.method)
-    return [r for r in rows if seen[(r.group, r.metric, r.image)] >= methods[r.group] or r.metric == "load"]
-
-
-def _with_derived(rows: list[Row]) -> list[Row]:
-    """Add per image insertion - deletion, and whether the own object's mass margin is positive."""
-    by_key = {(r.group, r.method, r.image, r.metric): r for r in rows}
-    extra = []
-    for r in rows:
-        if r.status != "ok" or r.value is None:
-            continue
-        if r.metric == "insertion":
-            other = by_key.get((r.group, r.method, r.image, "deletion"))
-            if other is not None and other.status == "ok" and other.value is not None:
-                extra.append(Row(r.group, r.method, r.image, DERIVED, r.value - other.value, config=r.config))
-        elif r.metric == "mass_margin":
-            extra.append(Row(r.group, r.method, r.image, CORRECT, float(r.value > 0), config=r.config))
-    return rows + extra
+def _derive(stats: GroupStats) -> None:
+    """Per image: insertion - deletion, and whether the own object's mass margin is positive."""
+    if "insertion" in stats.values and "deletion" in stats.values:
+        stats.values[DERIVED] = {
+            m: stats.values["insertion"][m] - stats.values["deletion"][m]
+            for m in stats.values["insertion"]
+            if m in stats.values["deletion"]
+        }
+    if "mass_margin" in stats.values:
+        stats.values[CORRECT] = {
+            m: np.where(np.isfinite(v), (v > 0).astype(np.float64), np.nan)
+            for m, v in stats.values["mass_margin"].items()
+        }
 
 
-def bootstrap_interval(values: list[float], *, resamples: int, seed: int) -> tuple[float, float]:
-    """The 95 % percentile-bootstrap interval of the mean of ``values`` (NaN, NaN for fewer than two).
-
-    Written here rather than with ``scipy.stats.bootstrap`` because that one warns and
-    returns NaN on a sample with no spread (a method that scores 1.0 on every image),
-    where the interval is simply the value.
-    """
-    if len(values) < 2:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    data = np.asarray(values, dtype=np.float64)
-    means = data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
-    tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return float(low), float(high)
+def _fmt(value: float, digits: int = 3) -> str:
+    return "–" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
-def _seed(key: tuple[str, str, str]) -> int:
-    """A stable seed per cell, so that a report rebuilt from the same rows gives the same intervals."""
-    return int.from_bytes(hashlib.sha256("/".join(key).encode()).digest()[:4], "little")
-
-
-def summarise(
-    rows: Iterable[Row], *, resamples: int = 2000, paired: bool = False
-) -> dict[str, dict[str, dict[str, Cell]]]:
-    """{group: {method: {metric: Cell}}} over the images of each cell (latest configuration only).
-
-    ``paired``: only the images every method of the group has scored (:func:`paired_rows`).
-    """
-    values: dict[tuple[str, str, str], list[float]] = defaultdict(list)
-    undefined: dict[tuple[str, str, str], int] = defaultdict(int)
-    failures: dict[tuple[str, str, str], int] = defaultdict(int)
-    keys: list[tuple[str, str, str]] = []
-    latest = current_rows(list(rows))
-    for r in _with_derived(paired_rows(latest) if paired else latest):
-        if r.metric == "load":
-            continue  # a group that did not load: listed among the failures, not in the tables
-        key = (r.group, r.method, r.metric)
-        if key not in values and key not in failures and key not in undefined:
-            keys.append(key)
-        if r.status != "ok":
-            failures[key] += 1
-        elif r.value is None:
-            undefined[key] += 1
-        else:
-            values[key].append(r.value)
-    out: dict[str, dict[str, dict[str, Cell]]] = defaultdict(lambda: defaultdict(dict))
-    for key in keys:
-        vals = values.get(key, [])
-        mean = sum(vals) / len(vals) if vals else math.nan
-        low, high = bootstrap_interval(vals, resamples=resamples, seed=_seed(key))
-        out[key[0]][key[1]][key[2]] = Cell(mean, low, high, len(vals), undefined.get(key, 0), failures.get(key, 0))
-    return {g: dict(m) for g, m in out.items()}
-
-
-def _metric_columns(table: dict[str, dict[str, Cell]]) -> list[str]:
-    metrics = {m for cells in table.values() for m in cells if m != "load"}
-
-    def order(m: str) -> tuple[int, str]:
-        category = _metric_meta(m)[0]
-        return (CATEGORY_ORDER.index(category) if category in CATEGORY_ORDER else 99, m)
-
-    return sorted(metrics, key=order)
-
-
-def _best(table: dict[str, dict[str, Cell]], metric: str) -> tuple[str | None, float]:
-    """The best method on ``metric`` and its mean (None, NaN when no method has a value)."""
-    _, higher = _metric_meta(metric)
-    scored = {m: c[metric].mean for m, c in table.items() if metric in c and not math.isnan(c[metric].mean)}
-    if not scored:
-        return None, math.nan
-    best = max(scored, key=lambda m: scored[m]) if higher else min(scored, key=lambda m: scored[m])
-    return best, scored[best]
-
-
-def _fmt(cell: Cell | None) -> str:
-    if cell is None:
-        return "–"
-    if math.isnan(cell.mean):
-        return "fail" if cell.failures else "n/a"
-    digits = 2 if abs(cell.mean) >= 10 else 3
-    text = f"{cell.mean:.{digits}f}"
-    if not math.isnan(cell.low):
-        text += f" [{cell.low:.{digits}f}, {cell.high:.{digits}f}]"
-    text += f" n={cell.n}"
-    if cell.failures or cell.undefined:
-        text += f" ({cell.failures + cell.undefined} missing)"
-    return text
+def interval(est: Estimate | Difference, digits: int = 3) -> str:
+    """``mean [low, high]`` (the bounds left out where there are none)."""
+    text = _fmt(est.mean, digits)
+    return text + (f" [{_fmt(est.low, digits)}, {_fmt(est.high, digits)}]" if math.isfinite(est.low) else "")
 
 
 @dataclass(frozen=True)
-class Table:
-    """One group's table as data: the header, and per method its cells (text, best?)."""
+class Verdict:
+    """One goal checked: what was measured, against what, and the verdict read from the interval."""
+
+    group: str
+    what: str
+    ours: str
+    against: str
+    verdict: str
+
+
+def best_other(stats: GroupStats, metric: str, method: str) -> str | None:
+    """The method other than ``method`` with the best mean on ``metric`` (None if there is none)."""
+    _, higher, _ = metric_meta(metric)
+    scored = {
+        m: stats.cells[(m, metric)].mean
+        for m in stats.values.get(metric, {})
+        if m != method and stats.cells[(m, metric)].n and math.isfinite(stats.cells[(m, metric)].mean)
+    }
+    if not scored:
+        return None
+    return max(scored, key=lambda m: scored[m] if higher else -scored[m])
+
+
+def within_best(stats: GroupStats, metric: str, method: str, margin: float) -> Verdict | None:
+    """Is ``method`` first on ``metric``, or within ``margin`` of the best other method?
+
+    Read from the paired bootstrap interval of (best other - ours) (signs turned for a
+    lower-is-better metric): ``first`` where ours leads, ``met`` where the whole interval
+    is at most ``margin``, ``missed`` where it is wholly above it, ``undecided`` otherwise.
+    """
+    if (method, metric) not in stats.cells or not stats.cells[(method, metric)].n:
+        return None
+    other = best_other(stats, metric, method)
+    if other is None:
+        return None
+    _, higher, _ = metric_meta(metric)
+    sign = 1.0 if higher else -1.0
+    d = stats.difference(metric, other, method)
+    gap = Difference(sign * d.mean, *sorted((sign * d.low, sign * d.high)), d.n) if math.isfinite(d.low) else d
+    ours, theirs = stats.cells[(method, metric)], stats.cells[(other, metric)]
+    if gap.mean <= 0:
+        verdict = "first" + (
+            " (ahead on the paired interval)" if gap.high < 0 else " (tied within the paired interval)"
+        )
+    elif math.isfinite(gap.high) and gap.high <= margin:
+        verdict = f"within {margin} of the best: met"
+    elif math.isfinite(gap.low) and gap.low > margin:
+        verdict = f"within {margin} of the best: missed by {gap.mean - margin:.3f}"
+    else:
+        verdict = f"within {margin} of the best: undecided (the interval of the gap spans {margin})"
+    return Verdict(
+        stats.name,
+        metric,
+        interval(ours),
+        f"{other} {interval(theirs)}; gap {interval(gap)}",
+        verdict,
+    )
+
+
+def threshold(est: Estimate, limit: float, *, below: bool) -> str:
+    """Whether a mean is below (or at least) ``limit``, read from its interval."""
+    if not math.isfinite(est.low):
+        ok = est.mean < limit if below else est.mean >= limit
+        return ("met" if ok else "missed") + " (no interval)"
+    if (est.high < limit) if below else (est.low >= limit):
+        return "met"
+    if (est.low >= limit) if below else (est.high < limit):
+        return f"missed by {abs(est.mean - limit):.3f}"
+    return f"undecided (the interval spans {limit})"
+
+
+def goals(groups: dict[str, GroupStats], goal: Goals) -> list[Verdict]:
+    """The suite's goals for its highlighted method, each with the numbers and the verdict."""
+    from ..api import method_info
+
+    out: list[Verdict] = []
+    ours = goal.highlight
+    for name, stats in groups.items():
+        for metric in goal.localisation:
+            if metric in stats.values:
+                v = within_best(stats, metric, ours, goal.within_best)
+                if v:
+                    out.append(v)
+        if (ours, "mass_margin") in stats.cells:
+            est = stats.cells[(ours, "mass_margin")]
+            out.append(Verdict(name, "own-minus-other mass margin", interval(est), f"at least {goal.min_margin}",
+                               threshold(est, goal.min_margin, below=False)))  # fmt: skip
+        if (ours, CORRECT) in stats.cells:
+            est = stats.cells[(ours, CORRECT)]
+            share = "met" if est.mean >= goal.min_correct else f"missed by {goal.min_correct - est.mean:.3f}"
+            out.append(Verdict(name, "share with more mass on its own object", interval(est),
+                               f"at least {goal.min_correct:.0%} (Wilson interval over scenes)", share))  # fmt: skip
+        if (ours, "randomisation") in stats.cells:
+            est = stats.cells[(ours, "randomisation")]
+            out.append(Verdict(name, "rank correlation under full randomisation", f"{interval(est)} (n={est.n})",
+                               f"below {goal.max_randomisation}", threshold(est, goal.max_randomisation, below=True)))  # fmt: skip
+        if (ours, DERIVED) in stats.cells and name.startswith("photos-"):
+            gradients = [m for m in stats.values[DERIVED] if m != ours and method_info(m).kind in goal.gradient_kinds]
+            scored = [m for m in gradients if stats.cells[(m, DERIVED)].n]
+            if scored:
+                top = max(scored, key=lambda m: stats.cells[(m, DERIVED)].mean)
+                d = stats.difference(DERIVED, ours, top)
+                if d.mean >= 0:
+                    verdict = "met" + (" (ahead on the paired interval)" if d.low > 0 else "")
+                elif math.isfinite(d.high) and d.high < 0:
+                    verdict = f"missed by {-d.mean:.3f}"
+                else:
+                    verdict = "undecided (the paired interval spans 0)"
+                out.append(Verdict(name, "insertion − deletion", f"{interval(stats.cells[(ours, DERIVED)])}",
+                                   f"best gradient method {top} {interval(stats.cells[(top, DERIVED)])}; "
+                                   f"difference {interval(d)}", verdict))  # fmt: skip
+    return out
+
+
+@dataclass(frozen=True)
+class TableData:
+    """One group's table: the header, and per method its cells (text, best?)."""
 
     header: list[str]
     rows: list[tuple[str, bool, list[tuple[str, bool]]]]
 
 
-def build_table(table: dict[str, dict[str, Cell]], highlight: str) -> Table:
-    """Methods as rows (in the registry's display order), metrics as columns (↑/↓ = better)."""
-    columns = _metric_columns(table)
-    header = ["method"] + [f"{m} {'↑' if _metric_meta(m)[1] else '↓'}" for m in columns]
-    bests = {m: _best(table, m)[1] for m in columns}
+def build_table(stats: GroupStats, highlight: str) -> TableData:
+    """Methods as rows (display order), metrics as columns (↑/↓ = better): mean [interval] n #rank; rank 1 bold."""
+    metrics = stats.metrics
+    header = ["method"] + [f"{m} {'↑' if metric_meta(m)[1] else '↓'}" for m in metrics]
     rows = []
-    for method in sorted(table, key=_display_order):
-        cells = table[method]
-        rows.append(
-            (
-                method,
-                method == highlight,
-                [(_fmt(cells.get(m)), m in cells and cells[m].mean == bests[m]) for m in columns],
-            )
-        )
-    return Table(header, rows)
+    for method in stats.methods:
+        cells = []
+        for metric in metrics:
+            est = stats.cells.get((method, metric))
+            if est is None:
+                cells.append(("–", False))
+                continue
+            missing = stats.failed.get((method, metric), 0) + stats.undefined.get((method, metric), 0)
+            text = f"{interval(est)} n={est.n}" + (f" ({missing} missing)" if missing else "")
+            rank = stats.ranks.get((method, metric))
+            cells.append((text + (f" #{rank}" if rank else ""), rank == 1))
+        rows.append((method, method == highlight, cells))
+    return TableData(header, rows)
 
 
-def _display_order(method: str) -> tuple[int, str]:
-    from ..explainers import METHODS
-
-    return (METHODS.entry(method).meta["order"] if method in METHODS else 99, method)
-
-
-def markdown_table(table: Table) -> str:
+def markdown_table(table: TableData) -> str:
     def bold(text: str, yes: bool) -> str:
         return f"**{text}**" if yes else text
 
@@ -247,7 +345,7 @@ def markdown_table(table: Table) -> str:
     return "\n".join(lines)
 
 
-def html_table(table: Table) -> str:
+def html_table(table: TableData) -> str:
     def cell(text: str, tag: str, bold: bool = False) -> str:
         inner = html.escape(text)
         return f"<{tag}>{'<b>' + inner + '</b>' if bold else inner}</{tag}>"
@@ -258,123 +356,45 @@ def html_table(table: Table) -> str:
     return "<table>" + "".join(rows) + "</table>"
 
 
-def _ci(cell: Cell) -> str:
-    return (
-        f"{cell.mean:.3f}" + ("" if math.isnan(cell.low) else f" [{cell.low:.3f}, {cell.high:.3f}]") + f" (n={cell.n})"
-    )
-
-
-def goals(summary: dict[str, dict[str, dict[str, Cell]]], goal: Goals) -> list[str]:
-    """The suite's goals for its highlighted method, each stated with the measured numbers and CIs."""
-    from ..explainers import METHODS
-
-    lines = []
-    for group, table in summary.items():
-        ours = table.get(goal.highlight)
-        if ours is None:
-            continue
-        for metric in goal.localisation:
-            if metric not in ours or math.isnan(ours[metric].mean):
-                continue
-            others = {m: c for m, c in table.items() if m != goal.highlight}
-            best_method, best = _best(others, metric)
-            if best_method is None:
-                continue
-            gap = best - ours[metric].mean
-            # 1e-9: 0.82 - 0.80 is 0.020000000000000018 in floating point, and "within 0.02" includes 0.02.
-            verdict = "met" if gap <= goal.within_best + 1e-9 else f"missed by {gap - goal.within_best:.3f}"
-            lines.append(
-                f"- {group}: {metric} {_ci(ours[metric])}; best other {best_method} {_ci(table[best_method][metric])}; "
-                f"goal (first or within {goal.within_best} of the best) {verdict}"
-            )
-        if "mass_margin" in ours and not math.isnan(ours["mass_margin"].mean):
-            value = ours["mass_margin"].mean
-            verdict = "met" if value >= goal.min_margin else f"missed by {goal.min_margin - value:.3f}"
-            lines.append(
-                f"- {group}: own-minus-other mass margin {_ci(ours['mass_margin'])}; "
-                f"goal (at least {goal.min_margin}) {verdict}"
-            )
-        if CORRECT in ours and not math.isnan(ours[CORRECT].mean):
-            value = ours[CORRECT].mean
-            verdict = "met" if value >= goal.min_correct else f"missed by {goal.min_correct - value:.3f}"
-            lines.append(
-                f"- {group}: share with more mass on its own object {_ci(ours[CORRECT])}; "
-                f"goal (at least {goal.min_correct:.0%}) {verdict}"
-            )
-        if "randomisation_correlation" in ours and not math.isnan(ours["randomisation_correlation"].mean):
-            value = ours["randomisation_correlation"].mean
-            verdict = "met" if value < goal.max_randomisation else f"missed by {value - goal.max_randomisation:.3f}"
-            lines.append(
-                f"- {group}: rank correlation under full randomisation {_ci(ours['randomisation_correlation'])}; "
-                f"goal (< {goal.max_randomisation}) {verdict}"
-            )
-        if DERIVED in ours and group.startswith("photos-"):
-            gradients = {
-                m: table[m][DERIVED].mean
-                for m in table
-                if m in METHODS and METHODS.entry(m).meta.get("kind") in goal.gradient_kinds and DERIVED in table[m]
-            }
-            if gradients:
-                top = max(gradients, key=lambda m: gradients[m])
-                value = ours[DERIVED].mean
-                verdict = "met" if value >= gradients[top] else f"missed by {gradients[top] - value:.3f}"
-                lines.append(
-                    f"- {group}: insertion − deletion {_ci(ours[DERIVED])}; best gradient method {top} "
-                    f"{_ci(table[top][DERIVED])}; goal (at least every gradient method) {verdict}"
-                )
-    return lines
-
-
-def _failures(rows: list[Row]) -> list[str]:
-    counts: dict[tuple[str, str, str], int] = defaultdict(int)
-    for r in rows:
-        if r.status != "ok":
-            counts[(r.group, r.method, r.error)] += 1
-    return [f"- {g} / {m}: {n} cell(s): `{e}`" for (g, m, e), n in sorted(counts.items())]
-
-
-def _chart_name(metric: str) -> str:
-    return f"{metric}.png"
-
-
-def _charts(summary: dict[str, dict[str, dict[str, Cell]]], out: Path, highlight: str) -> dict[str, list[Path]]:
+def _charts(groups: dict[str, GroupStats], out: Path, highlight: str) -> dict[str, list[Path]]:
     from ..viz.charts import bar_chart, quality_vs_seconds
 
     made: dict[str, list[Path]] = {}
-    for group, table in summary.items():
+    for name, stats in groups.items():
+        folder = out / "charts" / name
+        folder.mkdir(parents=True, exist_ok=True)
         paths = []
-        for metric in _metric_columns(table):
-            _, higher = _metric_meta(metric)
-            values = {m: (c[metric].mean, c[metric].low, c[metric].high) for m, c in table.items() if metric in c}
-            paths.append(
-                bar_chart(
-                    values,
-                    out / "charts" / group / _chart_name(metric),
-                    title=f"{metric} — {group}",
-                    ylabel=metric,
-                    higher_is_better=higher,
-                    highlight=highlight,
-                )
-            )
-        for quality in ("energy_pointing_game", "equal_area_iou", "mass_margin", DERIVED):
-            points = {
-                m: (c["seconds"].mean, c[quality].mean) for m, c in table.items() if "seconds" in c and quality in c
+        for metric in stats.metrics:
+            values = {
+                m: (stats.cells[(m, metric)].mean, stats.cells[(m, metric)].low, stats.cells[(m, metric)].high)
+                for m in stats.values[metric]
             }
-            if points:
-                paths.append(
-                    quality_vs_seconds(
-                        points,
-                        out / "charts" / group / f"quality_vs_seconds-{quality}.png",
-                        title=f"{quality} versus cost — {group}",
-                        quality=quality,
-                        highlight=highlight,
-                    )
-                )
-        made[group] = paths
+            paths.append(bar_chart(values, folder / f"{metric}.png", title=f"{metric} — {name}", ylabel=metric,
+                                   higher_is_better=metric_meta(metric)[1], highlight=highlight))  # fmt: skip
+        for quality in ("energy", "eq_iou", "mass_margin", DERIVED):
+            if quality not in stats.values or "seconds" not in stats.values:
+                continue
+            points = {
+                m: (stats.cells[(m, "seconds")].mean, stats.cells[(m, quality)].mean)
+                for m in stats.values[quality]
+                if (m, "seconds") in stats.cells
+            }
+            paths.append(quality_vs_seconds(points, folder / f"quality_vs_seconds-{quality}.png",
+                                            title=f"{quality} versus cost — {name}", quality=quality,
+                                            highlight=highlight))  # fmt: skip
+        made[name] = paths
     return made
 
 
-def _suite_of(machine: dict[str, object]) -> Goals:
+def _failures(groups: dict[str, GroupStats]) -> list[str]:
+    return [
+        f"- {name} / {method}: {count} row(s): `{error}`"
+        for name, stats in groups.items()
+        for (method, error), count in sorted(stats.errors.items())
+    ]
+
+
+def _suite_goals(machine: dict[str, Any]) -> Goals:
     """The goals of the suite the latest run in ``machine.json`` ran (the default goals otherwise)."""
     from .suites import SUITES
 
@@ -383,99 +403,74 @@ def _suite_of(machine: dict[str, object]) -> Goals:
     return SUITES[name].goals if name in SUITES else Goals()
 
 
-def _html(
-    tables: list[tuple[str, Table, list[Path]]],
-    goal_lines: list[str],
-    failures: list[str],
-    machine: dict[str, object],
-    out: Path,
-) -> str:
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>neuromask benchmark</title>",
-        "<style>body{font-family:sans-serif;margin:2em;max-width:90em}table{border-collapse:collapse;font-size:85%}"
-        "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:first-child,th:first-child{text-align:left}"
-        "img{max-width:32em;margin:4px}</style></head><body>",
-        "<h1>neuromask benchmark</h1>",
-        "<p>Mean over images [95 % bootstrap confidence interval] n = images; the best of each column in bold.</p>",
-        "<h2>Goals</h2><ul>" + "".join(f"<li>{html.escape(g[2:])}</li>" for g in goal_lines) + "</ul>",
-    ]
-    for group, table, charts in tables:
-        parts.append(f"<h2>{html.escape(group)}</h2>" + html_table(table))
-        parts.append("".join(f"<img src='{html.escape(str(p.relative_to(out)))}' alt=''>" for p in charts))
-    parts.append("<h2>Failures</h2><ul>" + "".join(f"<li>{html.escape(f[2:])}</li>" for f in failures) + "</ul>")
-    parts.append(
-        "<h2>Machine and runs (machine.json)</h2><pre>" + html.escape(json.dumps(machine, indent=1)) + "</pre>"
-    )
-    parts.append("</body></html>")
-    return "\n".join(parts)
+def write_summary_csv(path: Path, groups: dict[str, GroupStats]) -> Path:
+    columns = ["group", "method", "metric", "category", "higher_is_better", "n", "mean", "ci95_low", "ci95_high",
+               "rank", "undefined", "failed"]  # fmt: skip
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        for name, stats in groups.items():
+            for method in stats.methods:
+                for metric in stats.metrics:
+                    est = stats.cells.get((method, metric))
+                    if est is None:
+                        continue
+                    category, higher, _ = metric_meta(metric)
+                    writer.writerow([name, method, metric, category, higher, est.n, est.mean, est.low, est.high,
+                                     stats.ranks.get((method, metric), ""), stats.undefined.get((method, metric), 0),
+                                     stats.failed.get((method, metric), 0)])  # fmt: skip
+    return path
 
 
 def write_report(
-    out: str | Path, *, charts: bool = True, goal: Goals | None = None, resamples: int = 2000, paired: bool = True
+    out: str | Path, *, charts: bool = True, goal: Goals | None = None, resamples: int = RESAMPLES
 ) -> list[Path]:
-    """Read ``out/rows.jsonl`` and write the summary, tables, charts and page; return their paths.
+    """Gather the rows, then write the summary, tables, charts, page and SUMMARY.md; return their paths.
 
     ``goal``: what to check (default: the goals of the suite ``machine.json`` last ran).
-    ``paired``: every table counts, per metric, only the images every method of the
-    group has scored, so that a run cut short compares methods on the same images.
     """
+    from .summary import write_summary
+
     out = Path(out)
-    rows = read_rows(out / ROWS_FILE)
-    summary = summarise(rows, resamples=resamples, paired=paired)
+    collect_rows(out)
+    groups = read_groups(out, resamples=resamples)
     machine_path = out / MACHINE_FILE
     machine = json.loads(machine_path.read_text(encoding="utf-8")) if machine_path.exists() else {}
-    goal = goal or _suite_of(machine)
-    written = []
-
-    csv_path = out / "summary.csv"
-    with csv_path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(
-            [
-                "group",
-                "method",
-                "metric",
-                "category",
-                "higher_is_better",
-                "mean",
-                "ci_low",
-                "ci_high",
-                "n",
-                "undefined",
-                "failures",
-            ]
-        )
-        for group, table in summary.items():
-            for method, cells in sorted(table.items()):
-                for metric, c in cells.items():
-                    category, higher = _metric_meta(metric)
-                    writer.writerow(
-                        [group, method, metric, category, higher, c.mean, c.low, c.high, c.n, c.undefined, c.failures]
-                    )
-    written.append(csv_path)
-
-    chart_paths = _charts(summary, out, goal.highlight) if charts else {}
-    goal_lines = goals(summary, goal)
-    failure_lines = _failures(current_rows(rows))
-    tables = [
-        (group, build_table(table, goal.highlight), chart_paths.get(group, [])) for group, table in summary.items()
+    goal = goal or _suite_goals(machine)
+    written = [write_summary_csv(out / "summary.csv", groups)]
+    chart_paths = _charts(groups, out, goal.highlight) if charts else {}
+    verdicts = goals(groups, goal)
+    failures = _failures(groups)
+    tables = [(name, build_table(stats, goal.highlight), chart_paths.get(name, [])) for name, stats in groups.items()]
+    legend = (
+        "Mean over images [95 % interval] n = images scored, #rank (1 + the methods better on the paired "
+        "bootstrap interval of the difference; rank 1 in bold); ↑ higher is better, ↓ lower. Intervals: "
+        "percentile bootstrap of the images (of the scenes, for two-object scenes), Wilson's for proportions. "
+        "Machine and runs: `machine.json`."
+    )
+    md = ["# neuromask benchmark", "", legend, "", f"## Goals for {goal.highlight}", ""]
+    md += [f"- {v.group}: {v.what} {v.ours}; {v.against}: {v.verdict}" for v in verdicts] or ["- (no rows)"]
+    md.append("")
+    for name, table, _ in tables:
+        md += [f"## {name}", "", markdown_table(table), ""]
+    md += ["## Failures", ""] + (failures or ["- none"]) + [""]
+    (out / "results.md").write_text("\n".join(md), encoding="utf-8")
+    written.append(out / "results.md")
+    page = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>neuromask benchmark</title>",
+        "<style>body{font-family:sans-serif;margin:2em;max-width:100em}table{border-collapse:collapse;font-size:80%}"
+        "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:first-child,th:first-child{text-align:left}"
+        "img{max-width:32em;margin:4px}</style></head><body><h1>neuromask benchmark</h1>",
+        f"<p>{html.escape(legend)}</p><h2>Goals for {html.escape(goal.highlight)}</h2><ul>",
+        *(f"<li>{html.escape(f'{v.group}: {v.what} {v.ours}; {v.against}: {v.verdict}')}</li>" for v in verdicts),
+        "</ul>",
     ]
-    md = ["# neuromask benchmark", ""]
-    md += [
-        "Mean over images [95 % percentile-bootstrap confidence interval of the mean] n = images scored; "
-        "the best of each column in bold; ↑ higher is better, ↓ lower. Machine and runs: `machine.json`."
-        + (" Per group and metric, only the images that every method has scored (paired)." if paired else ""),
-        "",
-    ]
-    md += [f"## Goals for {goal.highlight}", ""] + (goal_lines or [f"- (no {goal.highlight} rows)"]) + [""]
-    for group, table, _ in tables:
-        md += [f"## {group}", "", markdown_table(table), ""]
-    md += ["## Failures", ""] + (failure_lines or ["- none"]) + [""]
-    md_path = out / "results.md"
-    md_path.write_text("\n".join(md), encoding="utf-8")
-    written.append(md_path)
-
-    html_path = out / "index.html"
-    html_path.write_text(_html(tables, goal_lines, failure_lines, machine, out), encoding="utf-8")
-    written.append(html_path)
+    for name, table, paths in tables:
+        page.append(f"<h2>{html.escape(name)}</h2>" + html_table(table))
+        page.append("".join(f"<img src='{html.escape(p.relative_to(out).as_posix())}' alt=''>" for p in paths))
+    page.append("<h2>Failures</h2><ul>" + "".join(f"<li>{html.escape(f[2:])}</li>" for f in failures) + "</ul>")
+    page.append("<h2>Machine and runs</h2><pre>" + html.escape(json.dumps(machine, indent=1)) + "</pre></body></html>")
+    (out / "index.html").write_text("\n".join(page), encoding="utf-8")
+    written.append(out / "index.html")
+    written.append(write_summary(out, groups, verdicts, goal, machine))
     return written + [p for paths in chart_paths.values() for p in paths]

@@ -1,18 +1,12 @@
-"""Experiment rows: one per (group, method, image, metric, config) cell, in a JSONL file.
+"""A benchmark folder's rows, as one list of dicts whatever runner wrote them.
 
-``config`` is a short hash of everything that makes the cell's number what it is (the
-suite, the method's resolved options, the metric's options; see
-:func:`neuromask.bench.runner.cell_config`), so a changed option or default is a new
-cell, never an old one silently reused.
-
-A row is written (and flushed) as soon as its cell completes, so a run that is
-interrupted loses at most the cell in progress. A rerun reads the file and skips every
-cell that already has a successful row; failed cells are tried again and a later row
-for the same cell supersedes an earlier one.
-
-A finished run can be archived as ``rows.jsonl.gz`` beside (or instead of) the live
-file: :func:`read_rows` reads the archive first and the live file after it, so a rerun
-into the same folder resumes from both and its new rows supersede archived ones.
+- This runner (``neuromask benchmark`` on ``evaluate``): ``rows.parquet``, gathered from
+  every group's ``scores.parquet`` (:func:`neuromask.bench.report.collect_rows`).
+- The runner before it wrote ``rows.jsonl`` (archived as ``rows.jsonl.gz``), one JSON
+  :class:`Row` per (group, method, image, metric, config) cell, the latest line per cell
+  winning; the committed results are in that format until they are regenerated, so it is
+  still read (never written): by :func:`read_benchmark`, the dashboard's Results page and
+  ``benchmarks/benchmark_compare.py``, which sets the two runs side by side.
 """
 
 from __future__ import annotations
@@ -60,17 +54,6 @@ class Row:
         return json.dumps(asdict(self), allow_nan=False)
 
 
-def ok(group: str, method: str, image: str, metric: str, value: float, config: str = "") -> Row:
-    """A successful row; NaN (an undefined score) is stored as ``None``."""
-    return Row(group, method, image, metric, None if math.isnan(value) else float(value), config=config)
-
-
-def failed(group: str, method: str, image: str, metric: str, exc: BaseException, config: str = "") -> Row:
-    """A failure row naming the exception."""
-    text = str(exc).strip().splitlines()
-    return Row(group, method, image, metric, None, "error", f"{type(exc).__name__}: {text[0] if text else ''}", config)
-
-
 def archive_path(path: str | Path) -> Path:
     """Where the gzipped archive of the rows file ``path`` lives (``rows.jsonl.gz``)."""
     path = Path(path)
@@ -113,27 +96,29 @@ def _parse(lines: list[str], path: Path) -> Iterable[Row]:
         yield row
 
 
-class RowStore:
-    """Appends rows to a JSONL file and knows which cells are done."""
+BENCHMARK_COLUMNS = ("group", "method", "image", "metric", "value", "status", "error")
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._done = {row.key for row in read_rows(self.path) if row.status == "ok"}
-        # A last line cut short by an interruption is dropped, so that the next row
-        # starts on a line of its own.
-        if self.path.exists():
-            text = self.path.read_text(encoding="utf-8")
-            if text and not text.endswith("\n"):
-                self.path.write_text(text[: text.rfind("\n") + 1], encoding="utf-8")
 
-    def done(self, key: Key) -> bool:
-        return key in self._done
+def has_benchmark(folder: str | Path) -> bool:
+    """Whether ``folder`` holds benchmark rows of either runner."""
+    folder = Path(folder)
+    return (folder / "rows.parquet").is_file() or (folder / "groups").is_dir() or has_rows(folder / "rows.jsonl")
 
-    def write(self, rows: Iterable[Row]) -> None:
-        with self.path.open("a", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(row.to_json() + "\n")
-                if row.status == "ok":
-                    self._done.add(row.key)
-            fh.flush()
+
+def read_benchmark(folder: str | Path) -> list[dict[str, object]]:
+    """Every row of a benchmark folder as a dict with :data:`BENCHMARK_COLUMNS` (``value`` None
+    where undefined or failed), from ``rows.parquet`` or else the earlier runner's rows."""
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    if (folder / "groups").is_dir():
+        from .report import collect_rows
+
+        collect_rows(folder)
+    if (folder / "rows.parquet").is_file():
+        rows = pq.read_table(folder / "rows.parquet", columns=list(BENCHMARK_COLUMNS)).to_pylist()
+        for r in rows:
+            if r["value"] is not None and math.isnan(r["value"]):
+                r["value"] = None
+        return rows
+    return [{k: getattr(r, k) for k in BENCHMARK_COLUMNS} for r in read_rows(folder / "rows.jsonl")]

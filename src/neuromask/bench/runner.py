@@ -1,179 +1,37 @@
-"""The runner: every registered method on every image of a suite, each cell scored once.
+"""The runner: the project's own data handed to ``evaluate``, one group at a time.
 
-Three parts, each a list of groups (a model and the images it explains):
+Each group of the suite (:mod:`.groups`) is written once as image and mask folders, then
+:func:`neuromask.evaluate` explains it with every method and scores every map, on the
+dataset engine: exactly once, resumable after a kill (SIGKILL included), in this process
+or on Ray actors (``workers``). Its rows are ``DIR/groups/<group>/scores.parquet``, the
+format of every evaluation; the suite's report (:mod:`.report`) reads them.
 
-- ``datasets``: each shipped known-answer model on held-out images of its own dataset
-  (drawn after the samples it was trained and tested on), explaining the true class,
-  scored against the evidence masks;
-- ``composites``: each real model on the composites of the suite's split
-  (:func:`neuromask.datasets.composite_scenes`): one group per background with one
-  object, explaining its class; one group of two-object scenes, each scene explained
-  twice (once per object's class, the other object as ``other_evidence``);
-- ``photos``: EfficientNet-Lite0 on scikit-image's photos, explaining its top-1 class.
-
-The groups are run image by image in turn (image 0 of every group, then image 1, ...),
-so that a run cut short has every group on its first images.
-
-Per (group, method, image) the method explains the image alone, timed (its cost
-rows), the map is saved under ``maps/`` and then every metric of the suite's
-categories is computed and written as a row. A cell that raises becomes a failure
-row; the run goes on. A rerun skips the cells with a successful row and reuses saved
-maps, so an interrupted run resumes.
+The metrics of a group are the ``evaluate`` metrics of the suite's categories for its part
+(two-object scenes add ``mass_margin``), with the suite's options; the methods run at
+their registered defaults with their pixel-sized options scaled to the group's image size
+(:func:`neuromask.method_info`), then the suite's overrides. ``randomisation`` runs on
+``suite.sanity_images`` images per group, spread over the group.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from .._core import forward_logits, frozen, model_device
+from .._core import write_text
 from ..errors import InputError
-from ..metrics import METRICS
-from ..metrics.cost import explanation_cost
-from ..registry import Entry
-from ..types import LoadedModel
-from .rows import Row, RowStore, failed, ok
+from .groups import GroupData, build, families, family, group_names
 from .suites import Suite
 
-ROWS_FILE = "rows.jsonl"
+GROUPS = "groups"
+DATA = "data"
 MACHINE_FILE = "machine.json"
-
-
-@dataclass
-class Group:
-    """A model and the images it explains.
-
-    Attributes:
-        name: the group's name in the rows.
-        part: ``"datasets"`` or ``"photos"`` (selects the suite's options).
-        model: the loaded model.
-        inputs: (N, C, H, W) preprocessed images.
-        images: N image names.
-        target: (N,) the classes explained.
-        evidence: (N, H, W) bool, or ``None`` for photos.
-        metrics: the metric entries computed on this group.
-        other_evidence: (N, H, W) bool, the other object of a two-object scene, or ``None``.
-    """
-
-    name: str
-    part: str
-    model: LoadedModel
-    inputs: torch.Tensor
-    images: list[str]
-    target: torch.Tensor
-    evidence: torch.Tensor | None
-    metrics: list[Entry[Callable[..., Any]]]
-    other_evidence: torch.Tensor | None = None
-
-
-def _metrics_of(categories: tuple[str, ...], *, pairs: bool = False) -> list[Entry[Callable[..., Any]]]:
-    """The metrics of ``categories``; those that need a second object only for two-object scenes."""
-    return [
-        e for e in METRICS if e.meta["category"] in categories and (pairs or "other_evidence" not in e.meta["needs"])
-    ]
-
-
-def dataset_group(model_name: str, n: int, categories: tuple[str, ...], device: str = "cpu") -> Group:
-    """A shipped model (on ``device``) on ``n`` held-out images of the dataset it was trained on."""
-    from ..datasets import generate
-    from ..models import load_model
-
-    model = load_model(model_name, device=device)
-    record = model.extra["record"]
-    start = int(record["samples"]) + int(record.get("test_samples", 0))
-    data = generate(record["dataset"], n, seed=int(record["seed"]), start=start, **record.get("options", {}))
-    return Group(
-        name=model_name,
-        part="datasets",
-        model=model,
-        inputs=model.normalize(data.images),
-        images=[str(start + i) for i in range(n)],
-        target=data.labels.long(),
-        evidence=data.evidence.bool(),
-        metrics=_metrics_of(categories),
-    )
-
-
-def photo_group(model_name: str, photos: tuple[str, ...], categories: tuple[str, ...], device: str = "cpu") -> Group:
-    """A model (on ``device``) on scikit-image's photos, explaining its own top-1 class."""
-    import skimage.data
-
-    from ..images import preprocess_image
-    from ..models import load_model
-
-    model = load_model(model_name, device=device)
-    arrays = [getattr(skimage.data, name)() for name in photos]
-    # stereo_motorcycle returns (left, right, disparity): the left view.
-    arrays = [a[0] if isinstance(a, tuple) else a for a in arrays]
-    inputs = torch.stack([preprocess_image(model, a)[0] for a in arrays])
-    with frozen(model.module):
-        target = forward_logits(model.module, inputs.to(model_device(model.module))).argmax(dim=1).cpu()
-    return Group(
-        name=f"photos-{model_name}",
-        part="photos",
-        model=model,
-        inputs=inputs,
-        images=list(photos),
-        target=target,
-        evidence=None,
-        metrics=_metrics_of(categories),
-    )
-
-
-def composite_groups(model_name: str, suite: Suite, device: str = "cpu") -> list[Group]:
-    """The composites of ``suite.composite_split`` for a real model (on ``device``): one group
-    per background (one object each) and one of two-object scenes (each explained twice)."""
-    from ..datasets import composite_scenes
-    from ..models import load_model
-
-    model = load_model(model_name, device=device)
-    categories = suite.categories["composites"]
-    split = suite.composite_split
-    groups = []
-    for background in ("flat", "texture"):
-        data = composite_scenes(model, suite.composite_images, split=split, objects=1, background=background)
-        groups.append(
-            Group(
-                name=f"composites-{model_name}-{split}-{background}",
-                part="composites",
-                model=model,
-                inputs=model.normalize(data.images),
-                images=data.names,
-                target=data.labels[:, 0],
-                evidence=data.evidence[:, 0],
-                metrics=_metrics_of(categories),
-            )
-        )
-    if suite.composite_pairs:
-        data = composite_scenes(model, suite.composite_pairs, split=split, objects=2, background="texture")
-        n = len(data)
-        # Scene j gives images 2j (explain object 0 against object 1) and 2j + 1 (the reverse).
-        own, other = [0, 1] * n, [1, 0] * n
-        scene = [j for j in range(n) for _ in range(2)]
-        groups.append(
-            Group(
-                name=f"composites-{model_name}-{split}-pairs",
-                part="composites",
-                model=model,
-                inputs=model.normalize(data.images[scene]),
-                images=[f"{data.names[j]}-{data.objects[j][k]}" for j, k in zip(scene, own)],
-                target=data.labels[scene, own],
-                evidence=data.evidence[scene, own],
-                metrics=_metrics_of(categories, pairs=True),
-                other_evidence=data.evidence[scene, other],
-            )
-        )
-    return groups
 
 
 def describe_machine(device: str = "cpu") -> dict[str, Any]:
@@ -227,200 +85,61 @@ def _git_commit() -> str | None:
     return commit + ("+dirty" if dirty else "")
 
 
-def _score(
-    entry: Entry[Callable[..., Any]],
-    group: Group,
-    method: str,
-    params: dict[str, Any],
-    index: int,
-    attribution: torch.Tensor,
-    options: dict[str, Any],
-) -> float:
-    """One metric on one image: dispatch on what the metric needs."""
-    needs = entry.meta["needs"]
-    sl = slice(index, index + 1)
-    x, t = group.inputs[sl], group.target[sl]
-    if "evidence" in needs:
-        if group.evidence is None:
-            raise ValueError(f"metric '{entry.name}' needs evidence masks, which group '{group.name}' has not")
-        if "other_evidence" in needs:
-            if group.other_evidence is None:
-                raise ValueError(f"metric '{entry.name}' needs a second object, which group '{group.name}' has not")
-            value = entry.obj(attribution, group.evidence[sl], group.other_evidence[sl], **options)
-        else:
-            value = entry.obj(attribution, group.evidence[sl], **options)
-    elif "explain" in needs:
-        value = entry.obj(group.model, x, t, attribution, method=method, params=params, **options)
-    elif "model" in needs:
-        value = entry.obj(group.model.module, x, t, attribution, **options)
-    else:
-        value = entry.obj(attribution, **options)
-    return float(value[0])
+def _record_run(path: Path, run: dict[str, Any]) -> None:
+    """Append ``run`` to ``machine.json``'s list of runs (a resumed run adds one; none is overwritten).
+
+    Under a lock: the groups of a suite may run as parallel processes into one folder.
+    """
+    import fcntl
+
+    with open(path.with_name(".machine.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        runs: list[dict[str, Any]] = []
+        if path.exists():
+            previous = json.loads(path.read_text(encoding="utf-8"))
+            runs = previous["runs"] if isinstance(previous, dict) and "runs" in previous else [previous]
+        runs.append(run)
+        write_text(path, json.dumps({"runs": runs}, indent=2, default=repr) + "\n")
 
 
-def _applies(entry: Entry[Callable[..., Any]], method_kind: str | None) -> bool:
-    return entry.meta.get("applies_to", "any") == "any" or entry.meta["applies_to"] == method_kind
+def group_metrics(suite: Suite, group: GroupData, categories: tuple[str, ...] | None = None) -> list[str]:
+    """The ``evaluate`` metrics of ``group``: those of the suite's categories for its part."""
+    from ..evaluation import metric_names
+    from ..evaluation.metrics import UNSUPPORTED, entry
+
+    wanted = suite.categories[group.part]
+    if categories is not None:
+        wanted = tuple(c for c in wanted if c in categories)
+    pairs = group.clusters is not None
+    out = []
+    for name in metric_names():
+        meta = entry(name).meta
+        if meta["category"] not in wanted or name in UNSUPPORTED:
+            continue
+        if "other_evidence" in meta["needs"] and not pairs:
+            continue
+        if "evidence" in meta["needs"] and group.truth("masks") is None:
+            continue
+        out.append(name)
+    return out
 
 
-def method_options(method: str, group: Group, suite: Suite) -> dict[str, Any]:
+def metric_options(suite: Suite, group: GroupData, metrics: list[str]) -> dict[str, dict[str, Any]]:
+    """The suite's options for the group's metrics, and the sample size of the randomisation check."""
+    options = {m: dict(v) for m, v in suite.metric_params.get(group.part, {}).items() if m in metrics}
+    if "randomisation" in metrics and suite.sanity_images is not None:
+        options.setdefault("randomisation", {})["images"] = suite.sanity_images
+    return options
+
+
+def method_options(method: str, group: GroupData, suite: Suite) -> dict[str, Any]:
     """The options ``method`` is called with on ``group``: its pixel-sized options scaled to
     the group's image size (read from the registry), then the suite's overrides."""
-    from ..explainers import method_info
+    from ..api import method_info
 
-    params = method_info(method).scaled_options(tuple(group.inputs.shape[2:]))
+    params = method_info(method).scaled_options(group.input_size)
     params.update(suite.method_params.get(group.part, {}).get(method, {}))
     return params
-
-
-def resolved_options(method: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Every option's value in a call with ``params``: the signature's defaults, the
-    preset's values where ``params`` names one, then ``params``."""
-    from ..explainers import method_info
-
-    info = method_info(method)
-    resolved = dict(info.options)
-    preset = params.get("preset")
-    if preset is not None:
-        resolved.update(info.presets.get(preset, {}))
-    resolved.update({k: v for k, v in params.items() if k != "preset"})
-    return resolved
-
-
-def cell_config(
-    suite: Suite, method: str, params: dict[str, Any], metric: str = "", metric_options: dict[str, Any] | None = None
-) -> str:
-    """A short hash of what a cell's number depends on: the suite, the method with every
-    resolved option, the metric and its options (``metric=""``: the map alone)."""
-    payload = {
-        "suite": suite.name,
-        "method": method,
-        "options": resolved_options(method, params),
-        "metric": metric,
-        "metric_options": metric_options or {},
-    }
-    text = json.dumps(payload, sort_keys=True, default=repr)
-    return hashlib.sha256(text.encode()).hexdigest()[:10]
-
-
-def run_group(
-    group: Group,
-    methods: list[str],
-    suite: Suite,
-    store: RowStore,
-    out: Path,
-    tick: Callable[[str], None] = lambda _: None,
-    images: range | None = None,
-) -> int:
-    """Run every pending cell of ``group`` (of the images at ``images``, default all);
-    return the number of failure rows written.
-
-    ``tick(label)`` is called as each (image, method) starts, with ``""`` as it ends.
-    """
-    from ..explainers import METHODS
-
-    failures = 0
-    # Image-major: an interrupted run leaves every method scored on the same images.
-    for index in images if images is not None else range(len(group.images)):
-        for method in methods:
-            kind = METHODS.entry(method).meta.get("kind")
-            params = method_options(method, group, suite)
-            tick(f"{group.name} {group.images[index]} {method}")
-            failures += _run_cell(group, method, kind, params, index, suite, store, out)
-            tick("")
-    return failures
-
-
-def _run_cell(
-    group: Group,
-    method: str,
-    kind: str | None,
-    params: dict[str, Any],
-    index: int,
-    suite: Suite,
-    store: RowStore,
-    out: Path,
-) -> int:
-    """Explain one image with one method and score its pending metrics; return the failures written."""
-    image = group.images[index]
-    failures = 0
-    sanity_done = suite.sanity_images is not None and index >= suite.sanity_images
-    entries = [e for e in group.metrics if _applies(e, kind) and not (sanity_done and e.meta["category"] == "sanity")]
-    options = {e.name: dict(suite.metric_params.get(group.part, {}).get(e.name, {})) for e in entries}
-    configs = {e.name: cell_config(suite, method, params, e.name, options[e.name]) for e in entries}
-    pending = [e for e in entries if not store.done((group.name, method, image, e.name, configs[e.name]))]
-    if not pending:
-        return 0
-    map_path = out / "maps" / group.name / method / cell_config(suite, method, params) / f"{image}.npy"
-    cost_pending = [e for e in pending if "cost" in e.meta["needs"]]
-    try:
-        if map_path.exists() and not cost_pending:
-            attribution = torch.from_numpy(np.load(map_path))[None]
-        else:
-            maps, cost = explanation_cost(
-                group.model,
-                group.inputs[index : index + 1],
-                group.target[index : index + 1],
-                method=method,
-                params=params,
-            )
-            attribution = maps
-            map_path.parent.mkdir(parents=True, exist_ok=True)
-            np.save(map_path, attribution[0].numpy().astype(np.float32))
-            store.write(
-                ok(group.name, method, image, e.name, float(e.obj(cost)[0]), configs[e.name]) for e in cost_pending
-            )
-    except Exception as exc:  # noqa: BLE001 - a failing cell is recorded, never fatal
-        store.write(failed(group.name, method, image, e.name, exc, configs[e.name]) for e in pending)
-        return len(pending)
-    for entry in pending:
-        if "cost" in entry.meta["needs"]:
-            continue
-        row: Row
-        try:
-            value = _score(entry, group, method, params, index, attribution, options[entry.name])
-            row = ok(group.name, method, image, entry.name, value, configs[entry.name])
-        except Exception as exc:  # noqa: BLE001 - recorded as a failure row
-            row = failed(group.name, method, image, entry.name, exc, configs[entry.name])
-            failures += 1
-        store.write([row])
-    return failures
-
-
-def _record_run(path: Path, run: dict[str, Any]) -> None:
-    """Append ``run`` to ``machine.json``'s list of runs (a resumed run adds one; none is overwritten)."""
-    runs: list[dict[str, Any]] = []
-    if path.exists():
-        previous = json.loads(path.read_text(encoding="utf-8"))
-        runs = previous["runs"] if isinstance(previous, dict) and "runs" in previous else [previous]
-    runs.append(run)
-    path.write_text(json.dumps({"runs": runs}, indent=2, default=repr) + "\n", encoding="utf-8")
-
-
-def group_names(suite: Suite) -> list[str]:
-    """The names of ``suite``'s groups, as the rows give them, without loading anything."""
-    names = list(suite.datasets)
-    kinds = ("flat", "texture") + (("pairs",) if suite.composite_pairs else ())
-    names += [f"composites-{m}-{suite.composite_split}-{kind}" for m in suite.composite_models for kind in kinds]
-    if suite.photos:
-        names.append(f"photos-{suite.photo_model}")
-    return names
-
-
-def _groups(suite: Suite, device: str) -> list[tuple[str, Callable[[], list[Group]]]]:
-    """(name, builder) of every group family of ``suite``; a builder that raises is one failure row."""
-    builders: list[tuple[str, Callable[[], list[Group]]]] = [
-        (m, lambda m=m: [dataset_group(m, suite.dataset_images, suite.categories["datasets"], device)])
-        for m in suite.datasets
-    ]
-    builders += [(f"composites-{m}", lambda m=m: composite_groups(m, suite, device)) for m in suite.composite_models]
-    if suite.photos:
-        builders.append(
-            (
-                f"photos-{suite.photo_model}",
-                lambda: [photo_group(suite.photo_model, suite.photos, suite.categories["photos"], device)],
-            )
-        )
-    return builders
 
 
 def run(
@@ -433,24 +152,26 @@ def run(
     progress: bool = True,
     device: str = "cpu",
     groups: tuple[str, ...] | None = None,
+    workers: int = 1,
 ) -> int:
-    """Run ``suite``, writing rows to ``out/rows.jsonl``; return the number of failed cells.
+    """Run ``suite`` into ``out``: every group evaluated into ``out/groups/<group>/``; return the failed rows.
 
     Args:
         suite: what to run (see :data:`~neuromask.bench.suites.SUITES`).
-        out: the output folder; rows already there are kept and their cells skipped.
-        methods: restrict to these methods (default: the suite's, else every registered one).
+        out: the output folder; what is there is kept and only what is missing is computed.
+        methods: restrict to these methods (default: the suite's, else every available one).
         parts: restrict to these parts (``datasets``, ``composites``, ``photos``).
-        categories: restrict to these metric categories. A partial run: a later run
-            without the restriction adds the other metrics, reusing the saved maps.
-        progress: show a progress bar on stderr.
-        groups: restrict to the groups of these names (as in the rows: a dataset model's
-            name, ``composites-<model>-<split>-<flat|texture|pairs>``, ``photos-<model>``).
-        device: where the models run (``cpu``, ``cuda``, ``cuda:N``). The quality figures
-            do not depend on it (up to rounding); the ``seconds`` rows do, and
-            ``machine.json`` records it with each run.
+        categories: restrict to these metric categories (a rerun without it adds the rest,
+            scoring the stored maps).
+        progress: progress bars on stderr.
+        device: where the models run (``cpu``, ``cuda``, ``cuda:N``); the ``seconds`` rows
+            depend on it, ``machine.json`` records it with each run.
+        groups: restrict to the groups of these names (:func:`group_names`).
+        workers: Ray actors per group (1: this process).
     """
-    from ..explainers import METHODS, method_info
+    from ..api import method_info
+    from ..api import methods as registered
+    from ..evaluation import evaluate
 
     try:
         torch.zeros(1, device=device)
@@ -465,89 +186,60 @@ def run(
                 f"no group named {', '.join(sorted(unknown))} in suite {suite.name!r} "
                 f"(its groups: {', '.join(group_names(suite))})"
             )
+    names = list(methods or suite.methods or registered(available=True))
+    for name in names:
+        method_info(name)  # an unknown name fails here, before any work
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    names = list(methods or suite.methods or METHODS.names())
-    for name in names:
-        METHODS.entry(name)  # an unknown name fails here, before any work
-    store = RowStore(out / ROWS_FILE)
-    _record_run(
-        out / MACHINE_FILE,
-        describe_machine(device)
-        | {
-            "suite": suite.name,
-            "methods": names,
-            "parts": list(parts) if parts is not None else "all",
-            "categories": list(categories) if categories is not None else "all",
-            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-            "metric_params": suite.metric_params,
-            "method_params": suite.method_params,
-            "pixel_options_at_224": {m: method_info(m).pixel_options for m in names},
-        },
-    )
-
-    built: list[Group] = []
+    record = describe_machine(device) | {
+        "suite": suite.name,
+        "methods": names,
+        "parts": list(parts) if parts is not None else "all",
+        "categories": list(categories) if categories is not None else "all",
+        "groups": list(groups) if groups is not None else "all",
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "metric_params": suite.metric_params,
+        "method_params": suite.method_params,
+        "sanity_images": suite.sanity_images,
+        "group_failures": [],
+    }
     failures = 0
-    for family, build in _groups(suite, device):
-        part = "datasets" if family in suite.datasets else family.split("-", 1)[0]
-        if parts is not None and part not in parts:
-            continue
-        # A family's groups are named after it (``composites-<model>`` gives
-        # ``composites-<model>-<split>-<kind>``): load only the families asked for.
-        if groups is not None and not any(g == family or g.startswith(family + "-") for g in groups):
+    wanted = None if groups is None else {family(suite, g) for g in groups}
+    for family_name in families(suite):
+        part = "datasets" if family_name in suite.datasets else family_name.split("-", 1)[0]
+        if (parts is not None and part not in parts) or (wanted is not None and family_name not in wanted):
             continue
         try:
-            built += build()
-        except Exception as exc:  # noqa: BLE001 - a group that cannot load is one failure row
-            store.write([failed(family, "*", "*", "load", exc)])
+            built = build(out / DATA, suite, family_name, device)
+        except Exception as exc:  # noqa: BLE001 - a family that cannot be written is reported, the rest runs
+            record["group_failures"].append(f"{family_name}: {type(exc).__name__}: {' '.join(str(exc).split())}")
             failures += 1
-    if groups is not None:
-        built = [g for g in built if g.name in groups]
-    if categories is not None:
+            continue
         for group in built:
-            group.metrics = [e for e in group.metrics if e.meta["category"] in categories]
-        built = [g for g in built if g.metrics]
-    bar = _progress_bar(len(names) * sum(len(g.images) for g in built), progress)
-
-    def tick(label: str) -> None:
-        if bar is None:
-            return
-        if label:
-            bar.set_description(label)
-        else:
-            bar.update(1)
-
-    try:
-        # Round-robin over the groups, one image at a time: a run cut short covers every group.
-        for index in range(max((len(g.images) for g in built), default=0)):
-            for group in built:
-                if index < len(group.images):
-                    failures += run_group(group, names, suite, store, out, tick, images=range(index, index + 1))
-    finally:
-        if bar is not None:
-            bar.close()
+            if groups is not None and group.name not in groups:
+                continue
+            metrics = group_metrics(suite, group, categories)
+            if not metrics:
+                continue
+            result = evaluate(
+                group.images,
+                group.model,
+                names,
+                out / GROUPS / group.name,
+                masks=group.truth("masks"),
+                other_masks=group.truth("other_masks"),
+                metrics=metrics,
+                options={m: method_options(m, group, suite) for m in names},
+                metric_options=metric_options(suite, group, metrics),
+                target=group.target,
+                clusters=group.clusters,
+                device=device,
+                workers=workers,
+                quiet=not progress,
+            )
+            failures += len(result.failures) + len(result.explained.failures)
+    _record_run(out / MACHINE_FILE, record)
     return failures
 
 
-def _progress_bar(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="cell", dynamic_ncols=True)
-
-
-__all__ = [
-    "Group",
-    "group_names",
-    "dataset_group",
-    "photo_group",
-    "composite_groups",
-    "cell_config",
-    "method_options",
-    "describe_machine",
-    "run_group",
-    "run",
-    "ROWS_FILE",
-    "MACHINE_FILE",
-]
+__all__ = ["run", "group_names", "group_metrics", "method_options", "describe_machine", "MACHINE_FILE", "GROUPS"]

@@ -1,4 +1,4 @@
-"""``neuromask benchmark``: run every method through the metrics and write the report."""
+"""``neuromask benchmark``: the project's own data handed to ``evaluate``, and the suite's report."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "benchmark",
         help="score every method on the known-answer datasets and real photos; write tables, charts, HTML",
         description=(
-            "Explain the shipped datasets' images and scikit-image's photos with every registered method, "
-            "score each explanation with the metrics, and write rows.jsonl, summary.csv, results.md, charts/ "
-            "and index.html into OUT. A rerun with the same OUT skips the cells already done."
+            "Write the known-answer datasets, the composites and the offline photos as image and mask folders, "
+            "run `neuromask evaluate` on each group with every method (OUT/groups/<group>/), and write "
+            "rows.parquet, summary.csv, results.md, SUMMARY.md, charts/ and index.html into OUT. A rerun with "
+            "the same OUT computes only what is missing."
         ),
     )
     p.add_argument("--suite", choices=sorted(SUITES), default="quick", help="what to run (default: quick)")
@@ -35,8 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="only these metric categories (a partial run; a rerun without it adds the rest, reusing maps)",
     )
+    p.add_argument("--groups", nargs="+", metavar="GROUP", default=None, help="only these groups (by their names)")
     p.add_argument("--device", default="cpu", help="where the models run: cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--workers", type=int, default=1, help="Ray actors per group (default 1: this process)")
     p.add_argument("--report-only", action="store_true", help="rewrite the report from the rows; run nothing")
+    p.add_argument("--no-report", action="store_true", help="run, and leave the report to a later --report-only")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -55,12 +59,14 @@ def run(args: argparse.Namespace) -> int:
             parts=tuple(args.parts) if args.parts else None,
             categories=tuple(args.categories) if args.categories else None,
             device=args.device,
+            groups=tuple(args.groups) if args.groups else None,
+            workers=args.workers,
         )
+    if args.no_report:
+        return 1 if failures else 0
     paths = write_report(args.out)
-    print(f"wrote {len(paths)} files to {args.out} (table: {paths[1]})")
+    print(f"wrote {len(paths)} files to {args.out} (table: {paths[1]}, summary: {paths[3]})")
     if failures:
-        print(
-            f"neuromask benchmark: {failures} cell(s) failed; see the Failures section of {paths[1]}", file=sys.stderr
-        )
+        print(f"neuromask benchmark: {failures} row(s) failed; see the Failures section of {paths[1]}", file=sys.stderr)
         return 1
     return 0

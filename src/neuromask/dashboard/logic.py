@@ -391,8 +391,8 @@ class ResultsFolder:
 
     Attributes:
         path: the folder.
-        rows: the benchmark's rows (``rows.jsonl``: group, method, image, metric, value,
-            status, error), or ``None``.
+        rows: the benchmark's rows (``rows.parquet``, or an earlier run's ``rows.jsonl``: group,
+            method, image, metric, value, status, error), or ``None``.
         run: a dataset run's ``results.parquet`` (one row per image and method), or ``None``.
         machine: the benchmark's ``machine.json``, or ``{}``.
         charts: the PNG charts found under the folder.
@@ -406,23 +406,21 @@ class ResultsFolder:
 
 
 def open_results(folder: str | os.PathLike[str]) -> ResultsFolder:
-    """Read a benchmark folder (``rows.jsonl``) and/or a dataset-run folder (``results.parquet``).
+    """Read a benchmark folder (``rows.parquet`` or ``rows.jsonl``) and/or a dataset-run folder (``results.parquet``).
 
     Raises:
         InputError: the folder does not exist or holds neither file.
     """
     import pandas as pd
 
-    from neuromask.bench import Row, has_rows, read_rows
+    from neuromask.bench.rows import BENCHMARK_COLUMNS, has_benchmark, read_benchmark
 
     path = Path(folder).expanduser()
     if not path.is_dir():
         raise InputError(f"'{folder}' is not a folder; give the --out folder of `neuromask benchmark` or a dataset run")
     found = ResultsFolder(path)
-    if has_rows(path / "rows.jsonl"):
-        rows = read_rows(path / "rows.jsonl")
-        columns = list(Row.__dataclass_fields__)
-        found.rows = pd.DataFrame([r.__dict__ for r in rows], columns=columns)
+    if has_benchmark(path):
+        found.rows = pd.DataFrame(read_benchmark(path), columns=list(BENCHMARK_COLUMNS))
         found.charts = sorted(path.glob("charts/**/*.png"))
     if (path / "machine.json").is_file():
         found.machine = json.loads((path / "machine.json").read_text(encoding="utf-8"))
@@ -430,7 +428,7 @@ def open_results(folder: str | os.PathLike[str]) -> ResultsFolder:
         found.run = pd.read_parquet(path / "results.parquet")
     if found.rows is None and found.run is None:
         raise InputError(
-            f"'{folder}' holds neither rows.jsonl (a `neuromask benchmark` folder) nor results.parquet (a dataset run)"
+            f"'{folder}' holds neither rows.parquet or rows.jsonl (a `neuromask benchmark` folder) nor results.parquet (a dataset run)"
         )
     return found
 

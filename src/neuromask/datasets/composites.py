@@ -86,6 +86,25 @@ def _matplotlib(name: str) -> Callable[[], np.ndarray]:
     return load
 
 
+def photo(spec: str) -> np.ndarray:
+    """An offline sample photo by ``package:name`` (``skimage:chelsea``, ``sklearn:china.jpg``,
+    ``matplotlib:grace_hopper.jpg``) as uint8 (H, W) or (H, W, 3); a binary image becomes 0 / 255.
+
+    Raises:
+        InputError: an unknown package.
+    """
+    package, _, name = spec.partition(":")
+    loaders = {"skimage": _skimage, "sklearn": _sklearn, "matplotlib": _matplotlib}
+    if package not in loaders or not name:
+        raise InputError(f"a photo is 'skimage:NAME', 'sklearn:FILE' or 'matplotlib:FILE'; got {spec!r}")
+    image = np.asarray(loaders[package](name)())
+    if image.dtype == bool:
+        return image.astype(np.uint8) * 255
+    if image.dtype != np.uint8:  # matplotlib reads some JPEGs as floats in [0, 1]
+        return np.round(np.clip(image, 0, 1) * 255).astype(np.uint8) if image.max() <= 1 else image.astype(np.uint8)
+    return image[..., :3] if image.ndim == 3 else image
+
+
 @dataclass(frozen=True)
 class ObjectSource:
     """One object: a photo, the box cut from it, and the ImageNet classes it may be.

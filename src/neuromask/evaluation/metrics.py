@@ -51,6 +51,9 @@ DEFAULT = tuple(ALIASES)
 DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {"pointing": {"tolerance": 15.0}}
 # Scores that are a share of hits (0 or 1 per image): their intervals are Wilson's.
 PROPORTIONS = frozenset({"pointing"})
+# An option of every metric, evaluate's own: score only this many images, spread evenly
+# over SOURCE's images in ID order (None: all), e.g. to run the costly randomisation on a sample.
+IMAGES = "images"
 # Registered metrics evaluate cannot score: nothing in a dataset run measures memory.
 UNSUPPORTED = frozenset({"peak_memory_mb"})
 
@@ -70,6 +73,18 @@ class MetricSpec:
     entry: Entry[Callable[..., Any]]
     options: dict[str, Any] = field(default_factory=dict)
     hash: str = ""
+
+    @property
+    def function_options(self) -> dict[str, Any]:
+        """The options the registered function takes (evaluate's own ``images`` left out)."""
+        return {k: v for k, v in self.options.items() if k != IMAGES}
+
+    def chosen(self, count: int) -> list[int]:
+        """The positions, among ``count`` images in ID order, that this metric scores."""
+        limit = self.options.get(IMAGES)
+        if limit is None or limit >= count:
+            return list(range(count))
+        return sorted({round(i * count / limit) for i in range(limit)})
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -151,6 +166,7 @@ def resolve(name: str, options: dict[str, Any] | None = None) -> MetricSpec:
     complete.pop("method", None)
     complete.pop("params", None)
     complete.update(DEFAULT_OPTIONS.get(name, {}))
+    complete[IMAGES] = None
     given = dict(options or {})
     unknown = sorted(set(given) - set(complete))
     if unknown:
@@ -159,6 +175,9 @@ def resolve(name: str, options: dict[str, Any] | None = None) -> MetricSpec:
             f"its options are: {', '.join(sorted(complete)) or 'none'}"
         )
     complete.update(given)
+    limit = complete[IMAGES]
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InputError(f"metric option {name}.{IMAGES} must be a positive integer or null; got {limit!r}")
     return MetricSpec(name, found, complete, _digest(name, complete))
 
 

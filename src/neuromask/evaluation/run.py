@@ -271,10 +271,10 @@ class _Scorer:
         }
         self.keys: dict[tuple[str, str, str], str] = {}
         self.records: dict[str, dict[str, Any]] = {}
-        for sample in samples:
-            for method in methods:
-                for spec in self.applicable(method):
-                    self.keys[(sample.id, method, spec.name)] = self._key(sample.id, method, spec)
+        for method in methods:
+            for spec in self.applicable(method):
+                for i in spec.chosen(len(samples)):
+                    self.keys[(samples[i].id, method, spec.name)] = self._key(samples[i].id, method, spec)
 
     def applicable(self, method: str) -> list[MetricSpec]:
         return [s for s in self.specs if s.applies_to(self.is_mask[method])]
@@ -373,7 +373,11 @@ class _Scorer:
                 pending = [
                     spec
                     for spec in specs
-                    if any(not manifest.done(self.keys[(s.id, method, spec.name)]) for s in chunk)
+                    if any(
+                        not manifest.done(key)
+                        for key in (self.keys.get((s.id, method, spec.name)) for s in chunk)
+                        if key is not None
+                    )
                 ]
                 if pending:
                     tasks = [self._task(sample, method, pending) for sample in chunk]
@@ -384,6 +388,8 @@ class _Scorer:
         from ..runs import MAPS, read_map
 
         task = ScoreTask(sample.id)
+        task.skip = {spec.name for spec in specs if (sample.id, method, spec.name) not in self.keys}
+        specs = [spec for spec in specs if spec.name not in task.skip]
         row = self.explained.get((sample.id, method))
 
         def fail_all(reason: str) -> ScoreTask:

@@ -40,6 +40,7 @@ class ScoreTask:
         data: the image file's bytes (sent only when a metric of the batch needs the model).
         truth, other_truth: (H0, W0) bool object masks, or None.
         errors: per metric, why it cannot be scored on this image (no map, a bad mask, ...).
+        skip: metrics not scored on this image (a metric limited to some of the images).
     """
 
     image: str
@@ -50,6 +51,7 @@ class ScoreTask:
     truth: np.ndarray | None = field(default=None, repr=False)
     other_truth: np.ndarray | None = field(default=None, repr=False)
     errors: dict[str, str] = field(default_factory=dict)
+    skip: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -118,6 +120,8 @@ def score_batch(state: ScoringState, batch: ScoreBatch) -> list[Score]:
     ready: dict[str, list[ScoreTask]] = {}
     for spec in batch.metrics:
         for task in batch.tasks:
+            if spec.name in task.skip:
+                continue
             if spec.name in task.errors:
                 scores.append(Score(task.image, spec.name, "failed", error=task.errors[spec.name]))
             else:
@@ -150,7 +154,7 @@ def _map_score(spec: MetricSpec, task: ScoreTask) -> float:
         args.append(torch.from_numpy(task.truth)[None])
     if spec.needs_other_truth:
         args.append(torch.from_numpy(task.other_truth)[None])
-    return float(spec.entry.obj(*args, **spec.options)[0])
+    return float(spec.entry.obj(*args, **spec.function_options)[0])
 
 
 def _model_scores(
@@ -210,7 +214,7 @@ def _call(
     target = torch.tensor([int(t.target or 0) for t in tasks])
     if spec.explains:
         return _explaining(model, batch, spec, inputs, target, attribution)
-    values = spec.entry.obj(model.module, inputs.to(_device(model)), target, attribution, **spec.options)
+    values = spec.entry.obj(model.module, inputs.to(_device(model)), target, attribution, **spec.function_options)
     return [float(v) for v in values]
 
 
@@ -239,7 +243,7 @@ def _explaining(
             attribution[part],
             method=batch.method,
             params=batch.params,
-            **spec.options,
+            **spec.function_options,
         )
         values += [float(v) for v in out]
     return values

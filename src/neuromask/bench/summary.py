@@ -1,0 +1,206 @@
+"""``SUMMARY.md``: the benchmark's findings in sentences, every number read from the rows.
+
+Nothing here is typed by hand: the groups and their sizes, the highlighted method against
+the best other method on every goal (with the paired interval of the gap and the verdict),
+the two-object scenes, the randomisation check beside every other method, the photos'
+insertion − deletion, where the method loses and the failures are all computed from
+``rows.parquet`` by :mod:`.report`, and rewritten with it.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .report import CORRECT, DERIVED, GroupStats, Verdict, interval
+from .suites import DEV_PHOTOS, Goals
+
+
+def display(group: str) -> str:
+    """A group's name as the summary says it."""
+    if group.startswith("composites-"):
+        kind = group.rsplit("-", 1)[1]
+        return {"flat": "composites, flat", "texture": "composites, texture", "pairs": "two-object scenes"}.get(
+            kind, group
+        )
+    if group.startswith("photos-"):
+        return "photos"
+    return group.removesuffix("-cnn").removesuffix("-bnn")
+
+
+def _units(stats: GroupStats) -> str:
+    if stats.clusters:
+        return f"{len(set(stats.clusters.values()))} scenes = {len(stats.images)} images"
+    return f"{len(stats.images)}"
+
+
+def _latest(machine: dict[str, Any]) -> dict[str, Any]:
+    runs = machine.get("runs") if isinstance(machine.get("runs"), list) else [machine]
+    return runs[-1] if runs and isinstance(runs[-1], dict) else {}
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def write_summary(
+    out: Path, groups: dict[str, GroupStats], verdicts: list[Verdict], goal: Goals, machine: dict[str, Any]
+) -> Path:
+    """Write ``DIR/SUMMARY.md`` from the groups' statistics and the goals' verdicts; return its path."""
+    ours = goal.highlight
+    run = _latest(machine)
+    methods = sorted({m for s in groups.values() for m in s.methods})
+    lines = [f"# Benchmark summary: the {run.get('suite', '?')} suite, {ours} at its defaults", ""]
+    lines += [
+        f"**What ran.** `neuromask benchmark --suite {run.get('suite', '?')}`: {len(methods)} methods "
+        f"({', '.join(methods)}), each at its defaults with pixel-sized options scaled to the image, on these "
+        "groups (every number below is read from `rows.parquet`; `python -m neuromask.cli.main benchmark "
+        "--report-only --out DIR` rewrites this file):",
+        "",
+    ]
+    sizes = []
+    for name, stats in groups.items():
+        sanity = stats.cells.get((ours, "randomisation"))
+        sizes.append([display(name), f"`{name}`", _units(stats), str(sanity.n) if sanity else "–"])
+    lines += _table(["group", "rows", "images", f"randomisation on ({ours})"], sizes) + [""]
+    lines += [
+        "Every figure is a mean with a 95 % interval: a percentile bootstrap of the images (of the scenes for "
+        "two-object scenes, whose two explanations are resampled together), Wilson's interval for proportions. "
+        "Comparisons are paired: a verdict such as *within 0.02 of the best* is read from the bootstrap interval "
+        "of the difference between the two methods on the same images, not from the two means.",
+        "",
+    ]
+    if run:
+        lines += [
+            f"**Where it ran.** {run.get('cpu')} ({run.get('cores_usable')} cores usable"
+            + (f", {run['gpu']}" if run.get("gpu") else "")
+            + f"), torch {run.get('torch')}, device {run.get('device')}, commit {run.get('neuromask_commit')}, "
+            f"started {run.get('started')} (load average {run.get('load_average_1min_at_start')}). The `seconds` "
+            "rows are that machine's.",
+            "",
+        ]
+    lines += [f"## {ours} against the best other method (paired)", ""]
+    rows = []
+    for v in verdicts:
+        if v.what in goal.localisation:
+            rows.append([display(v.group), v.what, v.ours, v.against, f"**{v.verdict}**" if "first" not in v.verdict
+                         else v.verdict])  # fmt: skip
+    lines += _table(["group", "metric", ours, "best other; gap (best − ours)", "verdict"], rows) + [""]
+    lines += _pairs(groups, ours, goal)
+    lines += _randomisation(groups, ours, goal)
+    lines += _photos(groups, ours, goal, verdicts)
+    losses = [v for v in verdicts if "missed" in v.verdict or "undecided" in v.verdict]
+    lines += ["## Where it loses or cannot be told apart", ""]
+    lines += [f"- {display(v.group)}: {v.what}: {v.ours}; {v.against}: {v.verdict}." for v in losses] or ["- nowhere"]
+    lines.append("")
+    failures = [(name, m, e, k) for name, s in groups.items() for (m, e), k in sorted(s.errors.items())]
+    lines += ["## Failures", ""]
+    lines += [f"- {display(n)} / {m}: {k} row(s): `{e}`" for n, m, e, k in failures] or ["- none"]
+    lines += [
+        "",
+        "## Elsewhere",
+        "",
+        "Steps against quality: `../neuromask_steps.md`; seconds per image on an idle machine: `../speed.md`, "
+        "`../speed_methods.md`; the suite's time: `../full_suite_estimate.md`.",
+        "",
+        "## How to reproduce",
+        "",
+        "```sh",
+        "neuromask benchmark --suite full --out benchmarks/results/benchmark      # resumable; rerun to continue",
+        "neuromask benchmark --suite full --out benchmarks/results/benchmark --report-only",
+        "```",
+        "",
+    ]
+    path = out / "SUMMARY.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _pairs(groups: dict[str, GroupStats], ours: str, goal: Goals) -> list[str]:
+    lines: list[str] = []
+    for name, stats in groups.items():
+        if (ours, CORRECT) not in stats.cells:
+            continue
+        share, margin = stats.cells[(ours, CORRECT)], stats.cells[(ours, "mass_margin")]
+        hits = round(share.mean * share.n)
+        scenes = len(set((stats.clusters or {}).values()))
+        others = sorted(
+            (m for m in stats.values["mass_margin"] if m != ours and stats.cells[(m, "mass_margin")].n),
+            key=lambda m: -stats.cells[(m, "mass_margin")].mean,
+        )[:3]
+        lines += [
+            f"## Two-object scenes ({display(name)})",
+            "",
+            f"The own object gets more of {ours}'s mass than the other in {hits} of {share.n} cases "
+            f"({scenes} scenes): {interval(share)} (Wilson, counted over scenes); goal at least "
+            f"{goal.min_correct:.0%}. The mean own-minus-other margin is {interval(margin)}, goal at least "
+            f"{goal.min_margin}. Next: "
+            + ", ".join(f"{m} {_num(stats.cells[(m, 'mass_margin')].mean)}" for m in others)
+            + ".",
+            "",
+        ]
+    return lines
+
+
+def _num(value: float) -> str:
+    return "–" if not math.isfinite(value) else f"{value:.3f}"
+
+
+def _randomisation(groups: dict[str, GroupStats], ours: str, goal: Goals) -> list[str]:
+    names = [n for n, s in groups.items() if "randomisation" in s.values]
+    if not names:
+        return []
+    methods = sorted({m for n in names for m in groups[n].values["randomisation"]})
+    methods = [ours] + [m for m in methods if m != ours] if ours in methods else methods
+    rows = []
+    for m in methods:
+        cells = []
+        for n in names:
+            est = groups[n].cells.get((m, "randomisation"))
+            cells.append("–" if est is None or not est.n else _num(est.mean))
+        rows.append([f"**{m}**" if m == ours else m] + cells)
+    lines = [
+        "## Randomisation",
+        "",
+        "The rank correlation between a method's map for the trained model and its map for the same network "
+        f"with every weight re-drawn (lower is better; goal for {ours}: below {goal.max_randomisation}), on "
+        "the images in the first table's last column, spread over each group:",
+        "",
+    ]
+    lines += _table(["method"] + [display(n) for n in names], rows) + [""]
+    for n in names:
+        est = groups[n].cells.get((ours, "randomisation"))
+        if est is not None and est.n:
+            lines.append(f"- {display(n)}: {ours} {interval(est)} (n={est.n}).")
+    return lines + [""]
+
+
+def _photos(groups: dict[str, GroupStats], ours: str, goal: Goals, verdicts: list[Verdict]) -> list[str]:
+    lines: list[str] = []
+    for name, stats in groups.items():
+        if not name.startswith("photos-") or DERIVED not in stats.values:
+            continue
+        dev = {spec.partition(":")[2].split(".")[0] + ".png" for spec in DEV_PHOTOS}
+        test = [i for i, image in enumerate(stats.images) if image not in dev]
+        rows = []
+        for m in sorted(stats.values[DERIVED], key=lambda m: -stats.cells[(m, DERIVED)].mean):
+            values = stats.values[DERIVED][m]
+            held = values[test]
+            held_mean = float(np.nanmean(held)) if np.isfinite(held).any() else math.nan
+            rows.append([f"**{m}**" if m == ours else m, interval(stats.cells[(m, DERIVED)]),
+                         str(stats.cells[(m, DERIVED)].n), _num(held_mean)])  # fmt: skip
+        photo_verdicts = [v for v in verdicts if v.group == name and v.what == "insertion − deletion"]
+        lines += [
+            "## Photos: insertion − deletion",
+            "",
+            f"On {len(stats.images)} offline photos whose object is an ImageNet class ({', '.join(stats.images)}), "
+            f"each explained for the model's top-1 class. {len(dev & set(stats.images))} of them were used to tune "
+            "the defaults (the last column leaves them out).",
+            "",
+        ]
+        lines += _table(["method", "insertion − deletion", "n", "without the tuning photos"], rows) + [""]
+        lines += [f"- {v.what}: {ours} {v.ours}; {v.against}: {v.verdict}." for v in photo_verdicts] + [""]
+    return lines
