@@ -46,7 +46,6 @@ class GroupData:
             ``masks/`` (and ``other_masks/`` for two-object scenes).
         target: ``class`` (the folder's class) or ``top1``.
         clusters: image ID -> scene, for two-object scenes.
-        input_size: (H, W) the model sees (for the methods' pixel-sized options).
     """
 
     name: str
@@ -54,7 +53,6 @@ class GroupData:
     model: str | LoadedModel
     folder: Path
     target: str
-    input_size: tuple[int, int]
     clusters: dict[str, str] | None = None
 
     @property
@@ -109,8 +107,7 @@ def dataset_group(root: Path, model_name: str, n: int) -> GroupData:
         staging = _staging(folder)
         write_folder(record["dataset"], n, staging, seed=int(record["seed"]), start=start, **record.get("options", {}))
         _publish(folder, staging, key, {})
-    size = (int(record["input_size"][0]), int(record["input_size"][1]))
-    return GroupData(model_name, "datasets", model_name, folder, "class", size)
+    return GroupData(model_name, "datasets", model_name, folder, "class")
 
 
 def composite_groups(root: Path, model_name: str, suite: Suite, device: str = "cpu") -> list[GroupData]:
@@ -135,7 +132,7 @@ def composite_groups(root: Path, model_name: str, suite: Suite, device: str = "c
                 _png(staging / "images" / rel, _pixels(data.images[i]))
                 _png(staging / "masks" / rel, data.evidence[i, 0].numpy().astype(np.uint8) * 255)
             _publish(folder, staging, key, {"kept": len(data), "tried": data.tried})
-        groups.append(GroupData(name, "composites", seen, folder, "class", tuple(model.input_size)))
+        groups.append(GroupData(name, "composites", seen, folder, "class"))
     if suite.composite_pairs:
         name = f"composites-{model_name}-{split}-pairs"
         folder = root / name
@@ -153,14 +150,13 @@ def composite_groups(root: Path, model_name: str, suite: Suite, device: str = "c
                     clusters[rel] = data.names[j]
             _publish(folder, staging, key, {"kept": len(data), "tried": data.tried, "clusters": clusters})
         clusters = json.loads((folder / "group.json").read_text())["clusters"]
-        groups.append(GroupData(name, "composites", seen, folder, "class", tuple(model.input_size), clusters))
+        groups.append(GroupData(name, "composites", seen, folder, "class", clusters))
     return groups
 
 
-def photo_group(root: Path, model_name: str, photos: tuple[str, ...], device: str = "cpu") -> GroupData:
+def photo_group(root: Path, model_name: str, photos: tuple[str, ...]) -> GroupData:
     """A real model on the offline photos (``package:name``), explaining its own top-1 class."""
     from ..datasets.composites import photo
-    from ..models import load_model
 
     name = f"photos-{model_name}"
     folder = root / name
@@ -170,8 +166,7 @@ def photo_group(root: Path, model_name: str, photos: tuple[str, ...], device: st
         for spec in photos:
             _png(staging / "images" / f"{spec.partition(':')[2].split('.')[0]}.png", photo(spec))
         _publish(folder, staging, key, {})
-    size = tuple(load_model(model_name, device=device).input_size)
-    return GroupData(name, "photos", model_name, folder, "top1", size)
+    return GroupData(name, "photos", model_name, folder, "top1")
 
 
 def group_names(suite: Suite) -> list[str]:
@@ -199,7 +194,7 @@ def build(root: Path, suite: Suite, family_name: str, device: str = "cpu") -> li
         return [dataset_group(root, family_name, suite.dataset_images)]
     if family_name.startswith("composites-"):
         return composite_groups(root, family_name.removeprefix("composites-"), suite, device)
-    return [photo_group(root, suite.photo_model, suite.photos, device)]
+    return [photo_group(root, suite.photo_model, suite.photos)]
 
 
 def families(suite: Suite) -> list[str]:

@@ -106,10 +106,10 @@ class GroupStats:
 
     @property
     def methods(self) -> list[str]:
-        from ..explainers import ordered
+        from ..api import methods
 
         names = {m for table in self.values.values() for m in table}
-        known = [m for m in ordered() if m in names]
+        known = [m for m in methods() if m in names]
         return known + sorted(names - set(known))
 
     @property

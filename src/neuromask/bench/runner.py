@@ -9,7 +9,8 @@ format of every evaluation; the suite's report (:mod:`.report`) reads them.
 The metrics of a group are the ``evaluate`` metrics of the suite's categories for its part
 (two-object scenes add ``mass_margin``), with the suite's options; the methods run at
 their registered defaults with their pixel-sized options scaled to the group's image size
-(:func:`neuromask.method_info`), then the suite's overrides. ``randomisation`` runs on
+(:func:`neuromask.resolve_options`, as every dataset run resolves them), then the suite's
+overrides. ``randomisation`` runs on
 ``suite.sanity_images`` images per group, spread over the group.
 """
 
@@ -132,16 +133,6 @@ def metric_options(suite: Suite, group: GroupData, metrics: list[str]) -> dict[s
     return options
 
 
-def method_options(method: str, group: GroupData, suite: Suite) -> dict[str, Any]:
-    """The options ``method`` is called with on ``group``: its pixel-sized options scaled to
-    the group's image size (read from the registry), then the suite's overrides."""
-    from ..api import method_info
-
-    params = method_info(method).scaled_options(group.input_size)
-    params.update(suite.method_params.get(group.part, {}).get(method, {}))
-    return params
-
-
 def run(
     suite: Suite,
     out: str | Path,
@@ -229,7 +220,7 @@ def run(
                 masks=group.truth("masks"),
                 other_masks=group.truth("other_masks"),
                 metrics=metrics,
-                options={m: method_options(m, group, suite) for m in names},
+                options={m: dict(suite.method_params.get(group.part, {}).get(m, {})) for m in names},
                 metric_options=metric_options(suite, group, metrics),
                 target=group.target,
                 clusters=group.clusters,
@@ -242,4 +233,4 @@ def run(
     return failures
 
 
-__all__ = ["run", "group_names", "group_metrics", "method_options", "describe_machine", "MACHINE_FILE", "GROUPS"]
+__all__ = ["run", "group_names", "group_metrics", "describe_machine", "MACHINE_FILE", "GROUPS"]

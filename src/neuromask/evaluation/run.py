@@ -190,12 +190,12 @@ def evaluate(
             quiet=quiet,
         )
         samples = open_source(source, kind_for_target(source, source_kind, target))
-        scorer = _Scorer(out, samples, model, methods, options, target, specs, truth, other, batch_size)
+        scorer = _Scorer(out, samples, model, explained, target, specs, truth, other, batch_size)
         busy = f"another evaluate run is scoring into '{out}'; wait for it or use another --out"
         with locked(out / ".scores.lock", busy):
             result = scorer.run(workers=workers, address=address, threads=threads, device=device, quiet=quiet)
     result.explained = explained
-    _write_record(out, source, model, methods, specs, truth, other, clusters, target)
+    _write_record(out, source, explained.model, methods, specs, truth, other, clusters, target)
     if report:
         from .report import write_report
 
@@ -206,7 +206,7 @@ def evaluate(
 def _write_record(
     out: Path,
     source: Any,
-    model: str | LoadedModel,
+    model: str,
     methods: list[str],
     specs: list[MetricSpec],
     truth: GroundTruth | None,
@@ -216,11 +216,10 @@ def _write_record(
 ) -> None:
     """``DIR/evaluation.json``: what the report needs besides the rows (the request, the clusters)."""
     from .._core import write_text
-    from ..runs import model_key
 
     record = {
         "source": str(Path(source).resolve()),
-        "model": model_key(model),
+        "model": model,
         "methods": list(methods),
         "metrics": [s.name for s in specs],
         "metric_options": {s.name: s.options for s in specs},
@@ -242,8 +241,7 @@ class _Scorer:
         out: Path,
         samples: list[Any],
         model: str | LoadedModel,
-        methods: list[str],
-        options: dict[str, dict[str, Any]],
+        explained: Any,
         target: str,
         specs: list[MetricSpec],
         truth: GroundTruth | None,
@@ -251,27 +249,28 @@ class _Scorer:
         batch_size: int,
     ) -> None:
         from ..api import method_info
-        from ..runs import RunResults, complete_options, model_key, options_hash
+        from ..runs import RunResults, options_hash
 
         self.out = out
         self.samples = samples
         self.model = model
-        self.model_key = model_key(model)
-        self.methods = methods
-        self.options = options
+        self.model_key = explained.model
+        # The methods' options as the explanation stage resolved them for the model: the
+        # randomisation check explains again with exactly these, and the hashes match its rows.
+        self.options = explained.options
+        self.methods = list(self.options)
         self.specs = specs
         self.truth = truth
         self.other = other
         self.batch_size = batch_size
-        self.hashes = {m: options_hash(complete_options(m, options.get(m, {})), target) for m in methods}
-        self.is_mask = {m: method_info(m).is_mask for m in methods}
+        self.hashes = {m: options_hash(o, target) for m, o in self.options.items()}
+        self.is_mask = {m: method_info(m).is_mask for m in self.methods}
         rows = RunResults(out).table.to_pylist()
         self.explained = {
             (r["image"], r["method"]): r for r in rows if r["options_hash"] == self.hashes.get(r["method"])
         }
         self.keys: dict[tuple[str, str, str], str] = {}
-        self.records: dict[str, dict[str, Any]] = {}
-        for method in methods:
+        for method in self.methods:
             for spec in self.applicable(method):
                 for i in spec.chosen(len(samples)):
                     self.keys[(samples[i].id, method, spec.name)] = self._key(samples[i].id, method, spec)
@@ -381,7 +380,7 @@ class _Scorer:
                 ]
                 if pending:
                     tasks = [self._task(sample, method, pending) for sample in chunk]
-                    yield ScoreBatch(method, dict(self.options.get(method, {})), self.batch_size, pending, tasks)
+                    yield ScoreBatch(method, dict(self.options[method]), self.batch_size, pending, tasks)
 
     def _task(self, sample: Any, method: str, specs: list[MetricSpec]) -> ScoreTask:
         """One image's map, target and, as the metrics need them, ground truth and bytes."""

@@ -60,7 +60,7 @@ class ScoreBatch:
 
     Attributes:
         method: the method whose maps these are.
-        params: its options as the request gave them (to explain again, e.g. randomisation).
+        params: its options as the explanation stage resolved them (to explain again, e.g. randomisation).
         batch_size: images per explanation call when a metric explains again.
         metrics: what to score.
         tasks: the images.

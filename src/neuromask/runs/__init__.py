@@ -17,7 +17,7 @@ keys), :mod:`.manifest` (what is done), :mod:`.store` (maps, table, reader),
 
 from .driver import TARGETS, RunSummary, explain_dataset
 from .engine import ray_session, run_in_process, run_on_ray
-from .items import WorkItem, canonical_json, complete_options, model_key, options_hash
+from .items import WorkItem, canonical_json, model_key, options_hash
 from .manifest import Manifest, locked
 from .sources import SOURCE_KINDS, Sample, decode_image, kind_for_target, open_source
 from .store import MAPS, SCHEMA, RunResults, read_map, write_parquet
@@ -36,7 +36,6 @@ __all__ = [
     "Manifest",
     "locked",
     "canonical_json",
-    "complete_options",
     "model_key",
     "options_hash",
     "decode_image",

@@ -23,15 +23,15 @@ import numpy as np
 from tqdm import tqdm
 
 from .._core import atomic_path, save_npy, write_text
-from ..api import method_info
+from ..api import method_info, resolve_options
 from ..errors import InputError
 from ..types import LoadedModel
 from .compute import Batch, Outcome, Task, explain_batch, load_worker_model
 from .engine import run_in_process, run_on_ray
-from .items import WorkItem, canonical_json, complete_options, model_key, options_hash
+from .items import WorkItem, described_options, model_key, options_hash
 from .manifest import Manifest, locked
 from .sources import Sample, decode_image, kind_for_target, open_source
-from .store import MANIFEST, MapStore, write_table
+from .store import MANIFEST, MapStore, read_profile, write_profile, write_table
 
 TARGETS = ("top1", "class")
 PER_IMAGE = "per_image"
@@ -48,6 +48,8 @@ class RunSummary:
         computed: items finished by this run (ok or failed).
         failures: (image, method, one-line reason) of every item whose latest result failed.
         bugs: (image, method, traceback) of the failures that were unexpected exceptions.
+        options: per method, every option it ran with (:func:`neuromask.resolve_options`).
+        model: the model's identity in the work items (:func:`~neuromask.runs.items.model_key`).
     """
 
     out: Path
@@ -56,6 +58,8 @@ class RunSummary:
     computed: int
     failures: list[tuple[str, str, str]] = field(default_factory=list)
     bugs: list[tuple[str, str, str]] = field(default_factory=list)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    model: str = ""
 
     @property
     def ok(self) -> bool:
@@ -120,22 +124,32 @@ def explain_dataset(
     stray = sorted(set(options) - set(methods))
     if stray:
         raise InputError(f"options given for {', '.join(stray)}, which is not among the methods {', '.join(methods)}")
-    complete = {m: complete_options(m, options.get(m, {})) for m in methods}
-    samples = open_source(source, kind_for_target(source, source_kind, target))
-
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     key = model_key(model)
-    items = [(WorkItem(s.id, m, key, options_hash(complete[m], target)), s) for m in methods for s in samples]
-    described = {m: canonical_json({"options": complete[m], "target": target}) for m in methods}
+    loaded = model if isinstance(model, LoadedModel) else None
+    # The model's input size and normalisation decide the options (and so the resume keys):
+    # read from the folder when a run recorded them, else from the model, loaded now (a
+    # wrong spec fails here, in one line, before any work).
+    profile = loaded or read_profile(out, key)
+    if profile is None:
+        loaded = profile = load_worker_model(model, device)
+    # Every image is preprocessed to the model's input size, so these are exactly the options
+    # explain() runs with (and records): the workers get them whole, and the resume key hashes them.
+    resolved = {m: resolve_options(m, options.get(m, {}), size=profile.input_size, model=profile) for m in methods}
+    samples = open_source(source, kind_for_target(source, source_kind, target))
+    out.mkdir(parents=True, exist_ok=True)
+    write_profile(out, key, profile)
+
+    items = [(WorkItem(s.id, m, key, options_hash(resolved[m], target)), s) for m in methods for s in samples]
+    described = {m: described_options(resolved[m], target) for m in methods}
     with locked(out / ".lock", f"another explain-dataset run is writing to '{out}'; wait for it or use another --out"):
         manifest = Manifest(out / MANIFEST)
         already = sum(manifest.done(item.key) for item, _ in items)
-        summary = RunSummary(out, len(items), already, 0)
-        # Loaded only when something is left to compute, and then here even when Ray workers
-        # load their own: a wrong spec fails now, in one line, before any work.
-        loaded = load_worker_model(model, device) if already < len(items) else None
-        batches = _batches(items, manifest, options, target, batch_size)
+        summary = RunSummary(out, len(items), already, 0, options=resolved, model=key)
+        if loaded is None and already < len(items):
+            # Loaded here even when Ray workers load their own: a wrong spec fails now, before any work.
+            loaded = load_worker_model(model, device)
+        batches = _batches(items, manifest, resolved, target, batch_size)
         if workers == 1 and address is None:
             results = run_in_process(lambda: loaded, explain_batch, batches)
         else:
@@ -181,7 +195,7 @@ def explain_dataset(
 def _batches(
     items: list[tuple[WorkItem, Sample]],
     manifest: Manifest,
-    options: dict[str, dict[str, Any]],
+    resolved: dict[str, dict[str, Any]],
     target: str,
     batch_size: int,
 ) -> Iterator[Batch]:
@@ -200,7 +214,7 @@ def _batches(
             chunk = pairs[start : start + batch_size]
             if all(manifest.done(item.key) for item, _ in chunk):
                 continue
-            yield Batch(method, dict(options.get(method, {})), target, [_task(item, sample) for item, sample in chunk])
+            yield Batch(method, dict(resolved[method]), target, [_task(item, sample) for item, sample in chunk])
 
 
 def _task(item: WorkItem, sample: Sample) -> Task:

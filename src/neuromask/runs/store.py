@@ -19,6 +19,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ import pyarrow.parquet as pq
 from ..errors import InputError
 
 MAPS = "maps.zarr"
+MODELS = "models.json"
 RESULTS = "results.parquet"
 MANIFEST = "manifest.jsonl"
 TMP = "tmp"
@@ -112,6 +114,47 @@ class MapStore:
             _fsync_dir(self.root)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """What the resume keys need of a model without loading it: its input size and normalisation."""
+
+    input_size: tuple[int, int]
+    mean: tuple[float, ...] | None
+    std: tuple[float, ...] | None
+
+
+def read_profile(out: Path, key: str) -> ModelProfile | None:
+    """The profile ``DIR/models.json`` holds for the model ``key`` (a spec reads the same model
+    each time: its work items are keyed by the spec), or None."""
+    path = out / MODELS
+    if not path.exists():
+        return None
+    entry = json.loads(path.read_text()).get(key)
+    if entry is None:
+        return None
+    mean, std = entry["mean"], entry["std"]
+    return ModelProfile(
+        tuple(entry["input_size"]), None if mean is None else tuple(mean), None if std is None else tuple(std)
+    )
+
+
+def write_profile(out: Path, key: str, model: Any) -> None:
+    """Record the input size and normalisation of ``model`` under ``key`` in ``DIR/models.json``,
+    so that a rerun with nothing left to explain need not load the model."""
+    from .._core import write_text
+
+    path = out / MODELS
+    profiles = json.loads(path.read_text()) if path.exists() else {}
+    entry = {
+        "input_size": list(model.input_size),
+        "mean": None if model.mean is None else list(model.mean),
+        "std": None if model.std is None else list(model.std),
+    }
+    if profiles.get(key) != entry:
+        profiles[key] = entry
+        write_text(path, json.dumps(profiles, indent=1, sort_keys=True) + "\n")
 
 
 def read_map(root: Path, name: str) -> np.ndarray:
