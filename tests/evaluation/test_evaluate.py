@@ -68,7 +68,9 @@ def test_scores_equal_the_metrics_computed_by_hand(data, tmp_path: Path) -> None
             assert r["value"] == pytest.approx((peaks & mask).sum() / peaks.sum(), abs=1e-6)
         else:  # deletion on the image as the model sees it (32 px: no resize, the map unchanged)
             inputs, _ = neuromask.preprocess_image(model, Image.open(images / r["image"]))
-            expected = deletion(model.module, inputs[None], torch.tensor([r["target"]]), torch.from_numpy(att)[None])
+            expected = deletion(
+                model.module, inputs[None], torch.tensor([r["target"]]), torch.from_numpy(att)[None], steps=28
+            )  # evaluate's default resolution
             assert r["value"] == pytest.approx(float(expected[0]), abs=1e-6)
     with (tmp_path / "summary.csv").open() as fh:
         summary = list(csv.DictReader(fh))

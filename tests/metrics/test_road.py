@@ -143,3 +143,14 @@ def test_states_batched_across_images_equal_each_image_alone(baseline: object) -
         assert probs[:, -1] == pytest.approx(flat, abs=1e-6)
     with pytest.raises(InputError, match="baseline"):
         deletion(model, x, target, a, baseline="noise")
+
+
+def test_steps_sets_the_pixels_per_step() -> None:
+    model = GreyCNN().eval()
+    gen = torch.Generator().manual_seed(2)
+    x, a = torch.rand(2, 1, 8, 8, generator=gen), torch.rand(2, 8, 8, generator=gen)
+    fractions, _ = deletion_curve(model, x, None, a, steps=5)
+    assert fractions.tolist() == pytest.approx([0, 13 / 64, 26 / 64, 39 / 64, 52 / 64, 1])  # ceil(64 / 5) = 13
+    assert deletion(model, x, None, a, steps=8) == pytest.approx(deletion(model, x, None, a, pixels_per_step=8))
+    with pytest.raises(InputError, match="steps"):
+        deletion(model, x, None, a, steps=0)

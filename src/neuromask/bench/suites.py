@@ -118,6 +118,12 @@ SHIPPED_CNNS = ("triangles_squares-cnn", "counting-cnn", "shapes_on_texture-cnn"
 # The pointing game's 15 px tolerance is for 224 px images: the benchmark's images are
 # at their model's input size, so it scales with the image (the metric's own default).
 SCALED_POINTING: dict[str, dict[str, Any]] = {"pointing": {"tolerance": None}}
+# The datasets' small images keep the curves' protocol resolution (224 steps).
+DATASET_METRICS: dict[str, dict[str, Any]] = {
+    "insertion": {"steps": 224},
+    "deletion": {"steps": 224},
+    **SCALED_POINTING,
+}
 # Coarser curves on 224 px images: 8 x 224 pixels per step (28 steps instead of
 # Petsiuk et al.'s 224) and 30 MoRF regions. On the datasets' small images the metrics
 # keep their protocol defaults.
@@ -166,7 +172,7 @@ def _suites() -> dict[str, Suite]:
             composite_pairs=1,
             sanity_images=1,
             metric_params={
-                "datasets": SCALED_POINTING,
+                "datasets": DATASET_METRICS,
                 **{
                     part: {
                         "deletion": {"pixels_per_step": 224 * 28},
@@ -192,7 +198,7 @@ def _suites() -> dict[str, Suite]:
             composite_images=15,
             composite_pairs=30,
             sanity_images=10,
-            metric_params={"datasets": SCALED_POINTING, "photos": REAL_METRICS, "composites": REAL_METRICS},
+            metric_params={"datasets": DATASET_METRICS, "photos": REAL_METRICS, "composites": REAL_METRICS},
         ),
     }
 

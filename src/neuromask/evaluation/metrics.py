@@ -48,7 +48,15 @@ ALIASES: dict[str, str] = {
 DEFAULT = tuple(ALIASES)
 # Zhang et al.'s pointing game counts a hit within 15 pixels of the object, on the image
 # as it is (the registered metric's default scales 15 px at 224 px with the image instead).
-DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {"pointing": {"tolerance": 15.0}}
+# Insertion and deletion in 28 steps rather than Petsiuk et al.'s 224: an eighth of the model
+# calls, and on EfficientNet-Lite0's 224 px maps of saliency and NeuroMask the AUCs moved by
+# at most 0.005 (benchmarks/results/evaluate_cost.md); ``--metric-option insertion.steps=224``
+# restores the protocol's resolution.
+DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
+    "pointing": {"tolerance": 15.0},
+    "insertion": {"steps": 28},
+    "deletion": {"steps": 28},
+}
 # Scores that are a share of hits (0 or 1 per image): their intervals are Wilson's.
 PROPORTIONS = frozenset({"pointing"})
 # An option of every metric, evaluate's own: score only this many images, spread evenly

@@ -216,11 +216,12 @@ def _check_positive(name: str, value: int | float) -> None:
         raise InputError(f"{name} must be > 0; got {value}")
 
 
-def _steps(h: int, w: int, pixels_per_step: int | None) -> tuple[int, torch.Tensor]:
+def _steps(h: int, w: int, pixels_per_step: int | None, steps: int = REFERENCE_STEPS) -> tuple[int, torch.Tensor]:
     """Pixels per step and the pixel counts changed at each state (K,), from 0 to H*W."""
     total = h * w
     if pixels_per_step is None:
-        pixels_per_step = math.ceil(total / REFERENCE_STEPS)
+        _check_positive("steps", steps)
+        pixels_per_step = math.ceil(total / steps)
     _check_positive("pixels_per_step", pixels_per_step)
     steps = math.ceil(total / pixels_per_step)
     return pixels_per_step, (torch.arange(steps + 1) * pixels_per_step).clamp(max=total)
@@ -264,6 +265,7 @@ def _path_curve(
     attribution: torch.Tensor,
     deleting: bool,
     pixels_per_step: int | None,
+    steps: int,
     baseline: str | float,
     blur_sigma: float,
     blur_radius: int,
@@ -274,7 +276,7 @@ def _path_curve(
     """The deletion (``deleting``) or insertion curve: fractions (K,) and probabilities (N, K)."""
     inputs, tgt, attribution = prepare(model, inputs, target, attribution)
     _check_positive("batch_size", batch_size)
-    _, counts = _steps(inputs.shape[2], inputs.shape[3], pixels_per_step)
+    _, counts = _steps(inputs.shape[2], inputs.shape[3], pixels_per_step, steps)
     state = _states(
         inputs,
         _pixel_rank(attribution),
@@ -297,6 +299,7 @@ def deletion_curve(
     attribution: torch.Tensor,
     *,
     pixels_per_step: int | None = None,
+    steps: int = REFERENCE_STEPS,
     baseline: str | float = 0.0,
     blur_sigma: float = 5.0,
     blur_radius: int = 5,
@@ -311,8 +314,9 @@ def deletion_curve(
         inputs: (N, C, H, W) preprocessed images.
         target: (N,) classes (or an int, or ``None`` for each image's top-1 class).
         attribution: (N, H, W), higher = more relevant.
-        pixels_per_step: pixels deleted per step; ``None``: ceil(H * W / 224), which is
-            Petsiuk et al.'s 224 at 224 x 224 and 224 steps at any size.
+        pixels_per_step: pixels deleted per step; ``None``: ceil(H * W / steps).
+        steps: the number of steps when ``pixels_per_step`` is ``None``; 224 (the default)
+            is Petsiuk et al.'s 224 pixels per step at 224 x 224, and 224 steps at any size.
         baseline: what a deleted pixel becomes, in the model's input space: a number (in
             every channel; 0, the default, is the protocol's, and after mean/std
             normalisation the data set's mean colour), ``"zero"`` (the same as 0),
@@ -333,6 +337,7 @@ def deletion_curve(
         attribution,
         True,
         pixels_per_step,
+        steps,
         baseline,
         blur_sigma,
         blur_radius,
@@ -349,6 +354,7 @@ def insertion_curve(
     attribution: torch.Tensor,
     *,
     pixels_per_step: int | None = None,
+    steps: int = REFERENCE_STEPS,
     baseline: str | float = "blur",
     blur_sigma: float = 5.0,
     blur_radius: int = 5,
@@ -360,7 +366,7 @@ def insertion_curve(
     into a baseline image (by default a blurred copy of the image).
 
     Args:
-        model, inputs, target, attribution, pixels_per_step, batch_size: as
+        model, inputs, target, attribution, pixels_per_step, steps, batch_size: as
             :func:`deletion_curve`.
         baseline: what a pixel not yet inserted is, as in :func:`deletion_curve`;
             default ``"blur"``, Petsiuk et al.'s.
@@ -378,6 +384,7 @@ def insertion_curve(
         attribution,
         False,
         pixels_per_step,
+        steps,
         baseline,
         blur_sigma,
         blur_radius,
@@ -395,6 +402,7 @@ def deletion(
     attribution: torch.Tensor,
     *,
     pixels_per_step: int | None = None,
+    steps: int = REFERENCE_STEPS,
     baseline: str | float = 0.0,
     blur_sigma: float = 5.0,
     blur_radius: int = 5,
@@ -410,6 +418,7 @@ def deletion(
         attribution,
         True,
         pixels_per_step,
+        steps,
         baseline,
         blur_sigma,
         blur_radius,
@@ -428,6 +437,7 @@ def insertion(
     attribution: torch.Tensor,
     *,
     pixels_per_step: int | None = None,
+    steps: int = REFERENCE_STEPS,
     baseline: str | float = "blur",
     blur_sigma: float = 5.0,
     blur_radius: int = 5,
@@ -443,6 +453,7 @@ def insertion(
         attribution,
         False,
         pixels_per_step,
+        steps,
         baseline,
         blur_sigma,
         blur_radius,
