@@ -210,3 +210,32 @@ def test_scores_parquet_schema_is_the_contract(data, tmp_path: Path) -> None:
     assert names[:6] == ["image", "method", "metric", "value", "status", "error"]
     record = json.loads((tmp_path / "evaluation.json").read_text())
     assert record["metrics"] == ["auroc"] and record["methods"] == ["center"]
+
+
+def test_webdataset_shards_road_baseline_and_a_sampled_metric(data, tmp_path: Path) -> None:
+    from dataset_runs import write_shards
+
+    images, masks, ids = data
+    (tmp_path / "shards").mkdir()
+    written = write_shards(tmp_path / "shards", images, per_shard=3)
+    # The masks mirror the shards' IDs: <shard>/<key>.png.
+    for (shard, key, _), image in zip(written, sorted(ids)):
+        (tmp_path / "masks" / shard).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "masks" / shard / f"{key}.png").write_bytes((masks / image).read_bytes())
+    result = neuromask.evaluate(
+        tmp_path / "shards", MODEL, ["saliency"], tmp_path / "out", masks=tmp_path / "masks", quiet=True,
+        metrics=["energy", "deletion", "randomisation"],
+        metric_options={"deletion": {"baseline": "road"}, "randomisation": {"images": 2}},
+    )  # fmt: skip
+    assert result.ok
+    rows = _rows(tmp_path / "out")
+    assert {r["image"] for r in rows} == {f"{shard}/{key}" for shard, key, _ in written}
+    assert sum(r["metric"] == "randomisation" for r in rows) == 2  # two of the five, spread over them
+    road = {r["image"]: r["value"] for r in rows if r["metric"] == "deletion"}
+    assert json.loads(next(r for r in rows if r["metric"] == "deletion")["metric_options"])["baseline"] == "road"
+    # The same maps scored with the default baseline (0): another row format value, another number.
+    zero = neuromask.evaluate(tmp_path / "shards", MODEL, ["saliency"], tmp_path / "out", masks=tmp_path / "masks", quiet=True,
+                              metrics=["deletion"])  # fmt: skip
+    assert zero.explained.computed == 0
+    plain = {r["image"]: r["value"] for r in _rows(tmp_path / "out")}
+    assert plain.keys() == road.keys() and any(abs(plain[k] - road[k]) > 1e-3 for k in road)
