@@ -4,7 +4,7 @@ Each group of the suite (:mod:`.groups`) is written once as image and mask folde
 :func:`neuromask.evaluate` explains it with every method and scores every map, on the
 dataset engine: exactly once, resumable after a kill (SIGKILL included), in this process
 or on Ray actors (``workers``). Its rows are ``DIR/groups/<group>/scores.parquet``, the
-format of every evaluation; the suite's report (:mod:`.report`) reads them.
+format of every evaluation; the suite's report (:mod:`neuromask.bench.report`) reads them.
 
 The metrics of a group are the ``evaluate`` metrics of the suite's categories for its part
 (two-object scenes add ``mass_margin``), with the suite's options; the methods run at

@@ -4,7 +4,7 @@ Nothing here is typed by hand: the groups and their sizes, the highlighted metho
 the best other method on every goal (with the paired interval of the gap and the verdict),
 the two-object scenes, the randomisation check beside every other method, the photos'
 insertion − deletion, where the method loses and the failures are all computed from
-``rows.parquet`` by :mod:`.report`, and rewritten with it.
+``rows.parquet`` by :mod:`neuromask.bench.report`, and rewritten with it.
 """
 
 from __future__ import annotations

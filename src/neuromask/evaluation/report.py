@@ -3,7 +3,7 @@
 
 - ``summary.csv``: one row per (method, metric): ``method, metric, n, mean, ci95_low,
   ci95_high, rank`` (then ``higher_is_better, undefined, failed``), intervals and ranks as
-  :mod:`.stats` defines them;
+  :mod:`neuromask.evaluation.stats` defines them;
 - ``report.md`` and ``report.html``: the recommendation (which method, how sure), every
   method's mean per metric with its 95 % interval and rank, each metric's ranking with the
   paired difference to the first, the seconds per image, each method's best and worst

@@ -17,7 +17,7 @@ Two stages, each exactly once and resumable after a kill (SIGKILL included):
 So a rerun with a new metric scores the stored maps without explaining anything again, and
 a metric that needs no model (energy, AUROC, IoU, pointing) never loads the model.
 
-Then ``DIR/summary.csv`` and the report (:mod:`.report`) are written from the rows.
+Then ``DIR/summary.csv`` and the report (:mod:`neuromask.evaluation.report`) are written from the rows.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ Spec syntax (the first rule that matches wins):
                             into ``CLASS()`` (constructed with no arguments); ``MODULE`` is
                             an importable module (``package.module``) or a Python file
                             (``path/to/net.py``), e.g. ``net.pt@mypkg.nets:Net``
-``PATH.pt`` + ``PATH.json``  a model written by ``neuromask train`` (its record beside it):
+``PATH.pt`` (+ ``.json``)   a model written by ``neuromask train`` (its record beside it):
                             the dataset's size and channels, [0, 1] pixels, its classes
 ``PATH``                    a TorchScript file (``torch.jit.save``)
 ==========================  ===========================================================
