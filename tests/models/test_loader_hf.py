@@ -165,3 +165,29 @@ def test_weights_missing_from_the_folder_are_refused(tmp_path: Path, vit_folder)
     save_file(state, headless / "model.safetensors")
     with pytest.raises(ModelLoadError, match="the saved weights lack classifier"):
         load_model(f"hf:{headless}")
+
+
+def test_gradcam_on_hf_swin_is_the_literal_computation_on_its_sequence(tmp_path: Path) -> None:
+    """Hugging Face's Swin keeps (N, h * w, C) sequences without a class token: Grad-CAM on
+    its final LayerNorm, computed from the model's own pieces (the backbone's last hidden
+    state is that norm's output; then its pooler and classifier)."""
+    torch.manual_seed(0)
+    config = transformers.SwinConfig(
+        image_size=32, patch_size=4, embed_dim=16, depths=[1, 1], num_heads=[1, 2], window_size=4, num_labels=3
+    )
+    reference = transformers.SwinForImageClassification(config).eval()
+    reference.save_pretrained(tmp_path)
+    transformers.ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(tmp_path)
+    loaded = load_model(f"hf:{tmp_path}")
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    target = torch.tensor([1, 2])
+    e = neuromask.explain(loaded, x, target=target, method="gradcam")
+    assert (e.extras["layer"], e.extras["grid"]) == ("model.swin.layernorm", "tokens 4x4")
+    features = reference.swin(pixel_values=x).last_hidden_state.detach().requires_grad_(True)  # (2, 16, 32)
+    logits = reference.classifier(reference.swin.pooler(features.transpose(1, 2)).flatten(1))
+    logits.gather(1, target[:, None]).sum().backward()
+    maps = features.detach().transpose(1, 2).reshape(2, 32, 4, 4)
+    weights = features.grad.transpose(1, 2).reshape(2, 32, 4, 4).mean(dim=(2, 3), keepdim=True)
+    cam = (weights * maps).sum(dim=1, keepdim=True).clamp(min=0)
+    expected = torch.nn.functional.interpolate(cam, size=(32, 32), mode="bilinear")[:, 0]
+    torch.testing.assert_close(e.attribution, expected, rtol=1e-4, atol=1e-7)

@@ -167,9 +167,13 @@ def _channels_last_grid(
 
 
 def _prefix_tokens(model: nn.Module) -> int | None:
-    """The model's own count of tokens before the grid (timm's ``num_prefix_tokens``)."""
-    value = getattr(model, "num_prefix_tokens", None)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """The model's own count of tokens before the grid (timm's ``num_prefix_tokens``), also
+    when the transformer is wrapped in another module."""
+    for module in model.modules():
+        value = getattr(module, "num_prefix_tokens", None)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
 
 
 def pick_layer(
