@@ -9,7 +9,7 @@ masks. Writes the rows and the runner's report under ``--out`` and a side-by-sid
 (CNN | ViT per metric, mean [95 % CI]) to ``benchmarks/results/vit_known_answer.md``.
 The full benchmark (``neuromask benchmark --suite full``) covers the ViTs too.
 
-Usage: ``python benchmarks/vit_known_answer.py --images 20 --out out/vit_known_answer``
+Usage: ``python benchmarks/vit_known_answer.py --images 25 --out out/vit_known_answer``
 (resumable: rerun the same command to complete it).
 """
 
@@ -44,7 +44,7 @@ def cell(c: report.Cell | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=20, help="held-out images per model (default 20)")
+    parser.add_argument("--images", type=int, default=25, help="held-out images per model (default 25)")
     parser.add_argument("--out", type=Path, default=Path("out/vit_known_answer"))
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("THREADS", "1")))
