@@ -165,10 +165,13 @@ def compare(out: Path) -> None:
     lines = [
         "Quality against model passes per image, NeuroMask's old defaults (`neuromask_steps_old.md`) and new "
         "defaults (`neuromask_steps.md`); energy pointing game / pixel AUROC / equal-area IoU, means over the "
-        "images (intervals in those files). Bold: each default's own number of steps.",
+        "images (intervals in those files). Bold: each default's own number of steps. The two runs differ in "
+        f"machine and image count (old: {old['rows'][0]['n']} images per dataset group on "
+        f"{old['machine'].get('gpu', old['machine']['cpu'])}; new: {new['rows'][0]['n']} on "
+        f"{new['machine'].get('gpu', new['machine']['cpu'])}); the composites' first scenes are the same scenes.",
         "",
-        "| split | group | defaults | " + " | ".join(f"{p} passes" for p in (40, 60, 90, 120, 200, 400)) + " |",
-        "|---|---|---|" + "---|" * 6,
+        "| split | group | defaults | " + " | ".join(f"{p} passes" for p in (30, 60, 90, 150, 200, 400, 600)) + " |",
+        "|---|---|---|" + "---|" * 7,
     ]
     ours = neuromask.method_options("neuromask")
     own = {
@@ -180,7 +183,7 @@ def compare(out: Path) -> None:
         for label, record in (("old", old), ("new", new)):
             by_passes = {r["passes"]: r for r in record["rows"] if (r["split"], r["group"]) == (split, group)}
             cells = []
-            for p in (40, 60, 90, 120, 200, 400):
+            for p in (30, 60, 90, 150, 200, 400, 600):
                 near = min(by_passes, key=lambda q, p=p: abs(q - p)) if by_passes else None
                 if near is None or abs(near - p) > 0.1 * p:
                     cells.append("-")

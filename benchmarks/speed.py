@@ -62,7 +62,7 @@ def forward_backward_seconds(module: torch.nn.Module, x: torch.Tensor, repeats: 
     """Median seconds of one forward+backward w.r.t. the input, parameters frozen."""
     with neuromask._core.frozen(module):
         times = []
-        for _ in range(repeats + 1):  # the first call warms up
+        for _ in range(repeats + 3):  # the first calls warm up
             inp = x.clone().contiguous(memory_format=torch.channels_last).requires_grad_(True)
             sync(x.device)
             start = time.perf_counter()
@@ -70,7 +70,7 @@ def forward_backward_seconds(module: torch.nn.Module, x: torch.Tensor, repeats: 
             (grad,) = torch.autograd.grad(logits[:, 0].sum(), inp)
             sync(x.device)
             times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
+    return statistics.median(times[3:])
 
 
 def timed(model: Any, x: torch.Tensor, runs: int, device: torch.device, **params: Any) -> list[float]:
@@ -106,6 +106,13 @@ def main() -> None:
     rows = []
     for batch in args.batch:
         x = photos(model, batch).to(device)
+        # Warm-up: the first calls at a batch size pay for kernel selection and allocation
+        # (measured: 17 s on NeuroMask's first explanation at batch 1), which no timed
+        # configuration should carry: a few steps of each at this batch size first.
+        for params in configs.values():
+            neuromask.explain(model, x, **{**params, "steps": 3})
+        if not args.no_extremal:
+            neuromask.explain(model, x, method="extremal_perturbation", steps=3)
         one = [forward_backward_seconds(model.module, x[:1], args.repeats)]
         whole = [forward_backward_seconds(model.module, x, args.repeats)]
         row: dict[str, Any] = {"batch": batch, "runs": args.runs}
