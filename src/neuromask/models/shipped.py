@@ -19,7 +19,9 @@ from . import MODELS
 
 # (dataset, arch) pairs with weights under data/weights/<dataset>-<arch>.pt (+ .json record).
 SHIPPED: tuple[tuple[str, str], ...] = tuple(
-    (dataset, arch) for dataset in ("triangles_squares", "counting", "shapes_on_texture") for arch in ("cnn", "bnn", "vit")
+    (dataset, arch)
+    for dataset in ("triangles_squares", "counting", "shapes_on_texture")
+    for arch in ("cnn", "bnn", "vit")
 )
 _ARCH_WORDS = {"cnn": "full-precision CNN", "bnn": "binarized CNN", "vit": "vision transformer"}
 
