@@ -114,6 +114,9 @@ class Suite:
 
 
 SHIPPED_CNNS = ("triangles_squares-cnn", "counting-cnn", "shapes_on_texture-cnn")
+# The transformer twins (SmallViT) of the CNNs, on the same datasets: which methods
+# localise on a transformer, and whether NeuroMask's lead holds there.
+SHIPPED_VITS = ("triangles_squares-vit", "counting-vit", "shapes_on_texture-vit")
 
 # The pointing game's 15 px tolerance is for 224 px images: the benchmark's images are
 # at their model's input size, so it scales with the image (the metric's own default).
@@ -191,7 +194,7 @@ def _suites() -> dict[str, Suite]:
         # 10 images per group; insertion - deletion on every offline photo of an ImageNet class.
         "full": Suite(
             name="full",
-            datasets=SHIPPED_CNNS,
+            datasets=SHIPPED_CNNS + SHIPPED_VITS,
             dataset_images=50,
             photos=PHOTOS,
             composite_models=("efficientnet_lite0",),

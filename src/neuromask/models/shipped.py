@@ -1,8 +1,9 @@
 """The small classifiers shipped with neuromask, trained on the known-answer datasets.
 
 Registered into :data:`~neuromask.models.MODELS` as ``<dataset>-<arch>``: one full-precision
-``cnn`` (:class:`~neuromask.models.small.SmallCNN`) and one binarized ``bnn``
-(:class:`~neuromask.models.binary.BinaryCNN`) per dataset. Their weights (fp16) and
+``cnn`` (:class:`~neuromask.models.small.SmallCNN`), one binarized ``bnn``
+(:class:`~neuromask.models.binary.BinaryCNN`) and one vision transformer ``vit``
+(:class:`~neuromask.models.vit.SmallViT`) per dataset. Their weights (fp16) and
 training records live in ``neuromask/data/weights/``; ``docs/datasets.md`` gives their test
 accuracies and the ``neuromask train`` commands that reproduce them. They take grey
 [0, 1] pixels as they are (no normalisation), at the dataset's size.
@@ -19,9 +20,11 @@ from . import MODELS
 
 # (dataset, arch) pairs with weights under data/weights/<dataset>-<arch>.pt (+ .json record).
 SHIPPED: tuple[tuple[str, str], ...] = tuple(
-    (dataset, arch) for dataset in ("triangles_squares", "counting", "shapes_on_texture") for arch in ("cnn", "bnn")
+    (dataset, arch)
+    for dataset in ("triangles_squares", "counting", "shapes_on_texture")
+    for arch in ("cnn", "bnn", "vit")
 )
-_ARCH_WORDS = {"cnn": "full-precision CNN", "bnn": "binarized CNN"}
+_ARCH_WORDS = {"cnn": "full-precision CNN", "bnn": "binarized CNN", "vit": "vision transformer"}
 
 
 def trained_model(path: str | Path, name: str) -> LoadedModel:
