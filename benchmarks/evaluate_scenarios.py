@@ -66,7 +66,8 @@ def scenario(name: str, images: int, work: Path) -> dict[str, object]:
     record = json.loads(model.with_suffix(".json").read_text())
     load = os.getloadavg()[0]
     seconds = neuromask(
-        "evaluate", str(data / "images"), "--model", str(model), "--methods", "all", "--masks", str(data / "masks"),
+        "evaluate", str(data / "images"), "--model", os.path.relpath(model), "--methods", "all", "--masks",
+        str(data / "masks"),
         "--out", str(out), "--batch-size", "8", "--quiet",
     )  # fmt: skip
     for file in COPIED:

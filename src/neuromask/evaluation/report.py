@@ -142,10 +142,10 @@ def recommend(
         firsts_here = [r for r in summary if r["metric"] == metric and r["rank"] == 1]
         sign = 1.0 if directions[metric] else -1.0
         leader = max(firsts_here, key=lambda r: sign * r["mean"])
+        # How far the leader is ahead, in the metric's better direction (positive = ahead).
         d = boot.difference(table.values[metric][leader["method"]], table.values[metric][best])
-        behind.append(
-            f"on {metric}, {leader['method']} is ahead by {_fmt(abs(d.mean))} [{_fmt(d.low)}, {_fmt(d.high)}]"
-        )
+        low, high = sorted((sign * d.low, sign * d.high))
+        behind.append(f"on {metric}, {leader['method']} is ahead by {_fmt(sign * d.mean)} [{_fmt(low)}, {_fmt(high)}]")
     if behind:
         text += " Where it is behind: " + "; ".join(behind) + "."
     if shares[best] >= 0.9:

@@ -218,7 +218,7 @@ def _write_record(
     from .._core import write_text
 
     record = {
-        "source": str(Path(source).resolve()),
+        "source": str(source),
         "model": model,
         "methods": list(methods),
         "metrics": [s.name for s in specs],
