@@ -13,7 +13,14 @@ For each, with the project's own commands (printed as they run):
    holds no model yet (the committed weights are these);
 3. ``neuromask evaluate WORK/NAME/data/images --model MODEL --methods all --masks
    WORK/NAME/data/masks --out WORK/NAME/eval --batch-size 8``, timed;
-4. the report, summary, rows and pictures copied into ``benchmarks/results/evaluate/NAME/``.
+4. the report, summary, rows and pictures copied into ``benchmarks/results/evaluate/NAME/``;
+5. the same maps scored again with ROAD's noisy linear imputation as the baseline of insertion
+   and deletion (``--metrics insertion,deletion --metric-option insertion.baseline=road
+   --metric-option deletion.baseline=road``: nothing is explained again), its report copied
+   into ``NAME/road/``; then step 3's command again, which computes nothing and restores
+   its report. Why: a black image (deletion's default baseline, 0) and a blurred one
+   (insertion's) are each taken for one class by these models, so those curves follow the
+   image's class more than the map (the diagnostic ``p(class | constant image)`` is printed).
 
     python benchmarks/evaluate_scenarios.py [--scenarios cells,settlements] [--images 120] [--work out/scenarios]
 
@@ -65,18 +72,27 @@ def scenario(name: str, images: int, work: Path) -> dict[str, object]:
         trained = neuromask("train", "--dataset", name, "--arch", "cnn", *TRAIN[name], "--out", str(model))
     record = json.loads(model.with_suffix(".json").read_text())
     load = os.getloadavg()[0]
-    seconds = neuromask(
-        "evaluate", str(data / "images"), "--model", os.path.relpath(model), "--methods", "all", "--masks",
-        str(data / "masks"),
-        "--out", str(out), "--batch-size", "8", "--quiet",
-    )  # fmt: skip
+    evaluate = ["evaluate", str(data / "images"), "--model", os.path.relpath(model), "--methods", "all",
+                "--masks", str(data / "masks"), "--out", str(out), "--batch-size", "8", "--quiet"]  # fmt: skip
+    seconds = neuromask(*evaluate)
+    road_seconds = neuromask(*evaluate, "--metrics", "insertion,deletion", "--metric-option",
+                             "insertion.baseline=road", "--metric-option", "deletion.baseline=road")  # fmt: skip
+    (folder / "road").mkdir(exist_ok=True)
+    for file in ("report.md", "summary.csv"):
+        shutil.copy(out / file, folder / "road" / file)
+    neuromask(*evaluate)  # computes nothing: the first request's report and rows again
     for file in COPIED:
         shutil.copy(out / file, folder / file)
     shutil.rmtree(folder / "report", ignore_errors=True)
     shutil.copytree(out / "report", folder / "report")
     with (out / "summary.csv").open() as fh:
         summary = list(csv.DictReader(fh))
+    with (folder / "road" / "summary.csv").open() as fh:
+        road = list(csv.DictReader(fh))
     return {
+        "road_seconds": round(road_seconds, 1),
+        "road": road,
+        "constant_images": constant_images(model),
         "scenario": name,
         "images": images,
         "model": {"file": model.name, "accuracy": record["accuracy"], "train_seconds": record["seconds"],
@@ -85,6 +101,22 @@ def scenario(name: str, images: int, work: Path) -> dict[str, object]:
         "load_average_at_start": round(load, 2),
         "summary": summary,
     }  # fmt: skip
+
+
+def constant_images(model: Path) -> dict[str, list[float]]:
+    """The model's class probabilities on all-black, mid-grey and all-white images."""
+    import torch
+
+    import neuromask as nm
+
+    loaded = nm.load_model(str(model))
+    h, w = loaded.input_size
+    out = {}
+    for name, value in (("black", 0.0), ("grey", 0.5), ("white", 1.0)):
+        with torch.no_grad():
+            x = torch.full((1, loaded.channels, h, w), value)
+            out[name] = [round(float(p), 3) for p in loaded.module(loaded.normalize(x)).softmax(1)[0]]
+    return out
 
 
 def ranking_table(summary: list[dict[str, str]], metrics: list[str]) -> list[str]:
@@ -100,6 +132,10 @@ def ranking_table(summary: list[dict[str, str]], metrics: list[str]) -> list[str
             cells.append(f"{float(r['mean']):.2f}{interval} #{r['rank']}" if r["mean"] not in ("", "nan") else "–")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     return lines
+
+
+def record_classes(name: str) -> list[str]:
+    return list(json.loads((RESULTS / name / f"{name}-cnn.json").read_text())["class_names"])
 
 
 def main() -> int:
@@ -129,6 +165,14 @@ def main() -> int:
         lines += [report[start:].split("\n\n", 2)[1], ""]
         lines += ["Mean [95 % interval] #rank (ranks from the paired bootstrap interval of the difference):", ""]
         lines += ranking_table(run["summary"], metrics) + [""]
+        classes = ", ".join(f"{k} {v}" for k, v in run["constant_images"].items())
+        lines += [
+            f"The model's class probabilities on constant images ({', '.join(record_classes(name))}): {classes}. "
+            f"The same maps scored with ROAD's imputation as insertion's and deletion's baseline ({run['road_seconds']} "
+            f"s, nothing explained again; [{name}/road/report.md]({name}/road/report.md)):",
+            "",
+        ]
+        lines += ranking_table(run["road"], ["insertion", "deletion"]) + [""]
     (RESULTS / "scenarios.md").write_text("\n".join(lines))
     (RESULTS / "scenarios.json").write_text(json.dumps({"machine": machine, "runs": runs}, indent=1) + "\n")
     print("\n".join(lines))

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from ..errors import InputError
 from .metrics import PROPORTIONS, entry
 from .stats import RESAMPLES, Estimate, Resamples, ranks, win_shares
 
@@ -114,6 +115,21 @@ def _interval(row: dict[str, Any]) -> str:
     return text
 
 
+def flat_metrics(summary: list[dict[str, Any]], metrics: list[str]) -> list[str]:
+    """The metrics on which the spread of the methods' means is smaller than the median width of
+    their intervals: where the data hardly separate the methods (e.g. a deletion curve that
+    falls the same way whatever the map, because the baseline alone changes the class)."""
+    flat = []
+    for metric in metrics:
+        rows = [r for r in summary if r["metric"] == metric and r["n"] and math.isfinite(r["ci95_low"])]
+        if len(rows) < 2:
+            continue
+        spread = max(r["mean"] for r in rows) - min(r["mean"] for r in rows)
+        if spread < float(np.median([r["ci95_high"] - r["ci95_low"] for r in rows])):
+            flat.append(metric)
+    return flat
+
+
 def recommend(
     table: Table, summary: list[dict[str, Any]], boot: Resamples, clusters: dict[str, str] | None
 ) -> tuple[str, dict[str, float]]:
@@ -123,9 +139,12 @@ def recommend(
         return ("With a single method or no quality metric there is nothing to choose between.", {})
     directions = {m: bool(entry(m).meta["higher_is_better"]) for m in quality}
     shares = win_shares({m: table.values[m] for m in quality}, directions, boot)
-    order = sorted(shares, key=lambda m: -shares[m])
-    best, second = order[0], order[1]
     by = {(r["method"], r["metric"]): r for r in summary}
+    # Equal shares (e.g. 0 % for every method but the winner) are ordered by the mean rank.
+    last = len(table.methods)
+    mean_rank = {m: float(np.mean([by[(m, q)]["rank"] or last for q in quality])) for m in shares}
+    order = sorted(shares, key=lambda m: (-shares[m], mean_rank[m]))
+    best, second = order[0], order[1]
     firsts = [m for m in quality if by[(best, m)]["rank"] == 1]
     units = f"{len(set(boot.clusters.tolist()))} clusters of images" if clusters else f"{len(table.images)} images"
     text = (
@@ -148,6 +167,12 @@ def recommend(
         behind.append(f"on {metric}, {leader['method']} is ahead by {_fmt(sign * d.mean)} [{_fmt(low)}, {_fmt(high)}]")
     if behind:
         text += " Where it is behind: " + "; ".join(behind) + "."
+    flat = flat_metrics(summary, quality)
+    if flat:
+        text += (
+            f" Weigh {', '.join(flat)} lightly: on these images the methods' means there lie closer together "
+            "than a typical interval is wide, so it hardly tells them apart."
+        )
     if shares[best] >= 0.9:
         text += " On these images the choice is clear."
     elif shares[best] >= 0.6:
@@ -185,7 +210,11 @@ def _pictures(
     truth = None
     if record.get("truth"):
         kind, path = record["truth"]["kind"], record["truth"]["path"]
-        truth = open_truth(path if kind == "masks" else None, path if kind == "boxes" else None)
+        try:
+            truth = open_truth(path if kind == "masks" else None, path if kind == "boxes" else None)
+        except InputError:
+            truth = None  # the ground truth moved: pictures without the outlines
+
     higher = bool(entry(metric).meta["higher_is_better"])
     folder = out / PICTURES
     folder.mkdir(exist_ok=True)
