@@ -39,10 +39,16 @@ class Registry(Generic[T]):
         def decorate(obj: T) -> T:
             if name in self._entries:
                 raise RuntimeError(f"{self.kind} '{name}' is registered twice")
+            self.check(name, obj, meta)
             self._entries[name] = Entry(name, obj, dict(meta))
             return obj
 
         return decorate
+
+    def check(self, name: str, obj: T, meta: dict[str, Any]) -> None:
+        """Refuse a registration that breaks this registry's contract: raise ``RuntimeError``
+        naming what is wrong. A registry with a contract overrides it; it runs at import,
+        so a bad entry never gets as far as a run."""
 
     def entry(self, name: str) -> Entry[T]:
         try:

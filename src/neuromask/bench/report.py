@@ -33,13 +33,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..metrics import CATEGORIES, metric_info, metrics
 from .rows import Row, read_rows
 from .runner import MACHINE_FILE, ROWS_FILE
 from .suites import Goals
 
 DERIVED = "insertion_minus_deletion"
 CORRECT = "own_above_other"
-CATEGORY_ORDER = ("localisation", "faithfulness", "sanity", "complexity", "cost")
+CATEGORY_ORDER = tuple(CATEGORIES)
 CONFIDENCE = 0.95
 
 
@@ -60,16 +61,14 @@ class Cell:
 
 
 def _metric_meta(metric: str) -> tuple[str, bool]:
-    """(category, higher_is_better) of a metric name, the derived ones included."""
-    from ..metrics import METRICS
-
+    """(category, higher_is_better) of a metric name, the report's derived ones included."""
     if metric == DERIVED:
         return "faithfulness", True
     if metric == CORRECT:
         return "localisation", True
-    if metric in METRICS:
-        meta = METRICS.entry(metric).meta
-        return str(meta["category"]), bool(meta["higher_is_better"])
+    if metric in metrics():
+        info = metric_info(metric)
+        return info.category, info.higher_is_better
     return "other", True
 
 

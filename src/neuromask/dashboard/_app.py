@@ -18,7 +18,7 @@ import streamlit as st
 import neuromask
 from neuromask.dashboard import logic
 from neuromask.errors import ImageLoadError, InputError, NeuromaskError
-from neuromask.metrics import METRICS
+from neuromask.metrics import metric_info, metrics
 from neuromask.types import LoadedModel
 
 CUSTOM_MODEL = "a model file or spec…"
@@ -221,9 +221,9 @@ def explain_page() -> None:
 
 def _direction(metric: str) -> str:
     """Which way is better, as the metric's registration says."""
-    if metric not in METRICS:
+    if metric not in metrics():
         return "a metric this version does not know"
-    return "higher is better" if METRICS.entry(metric).meta["higher_is_better"] else "lower is better"
+    return f"{metric_info(metric).direction} is better"
 
 
 def results_page() -> None:

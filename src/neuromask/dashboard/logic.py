@@ -196,20 +196,17 @@ class MethodResult:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+# The scores the Explain page shows, each for the maps it applies to (metric_info(m).applies_to).
+SCORES = ("deletion", "insertion", "mask_area", "masked_probability")
+
+
 def score(
-    model: LoadedModel, inputs: torch.Tensor, target: int, attribution: torch.Tensor, is_mask: bool
+    model: LoadedModel, inputs: torch.Tensor, target: int, attribution: torch.Tensor, kind: str
 ) -> dict[str, float]:
-    """Deletion and insertion AUC for any map (N=1), plus mask area and masked probability for masks."""
-    tgt = torch.tensor([target])
-    att = attribution[None]
-    scores = {
-        "deletion": float(metrics.faithfulness.deletion(model.module, inputs, tgt, att)[0]),
-        "insertion": float(metrics.faithfulness.insertion(model.module, inputs, tgt, att)[0]),
-    }
-    if is_mask:
-        scores["mask_area"] = float(metrics.complexity.mask_area(att)[0])
-        scores["masked_probability"] = float(metrics.complexity.masked_probability(model.module, inputs, tgt, att)[0])
-    return scores
+    """The :data:`SCORES` that apply to a map (H, W) of a method of ``kind``, for inputs (1, C, H, W):
+    deletion and insertion AUC for any map, mask area and masked probability for masks."""
+    data = metrics.ScoringData(attribution=attribution[None], model=model, inputs=inputs, target=torch.tensor([target]))
+    return {name: float(metrics.score(name, data)[0]) for name in SCORES if metrics.metric_info(name).applies(kind)}
 
 
 def run_method(
@@ -237,7 +234,7 @@ def run_method(
         options["progress"] = progress
     explanation = neuromask.explain(model, inputs, target=target, method=method, **options)
     attribution = explanation.attribution[0]
-    scores = score(model, inputs, target, attribution, info.is_mask) if with_scores else {}
+    scores = score(model, inputs, target, attribution, info.kind) if with_scores else {}
     scores["seconds"] = explanation.seconds
     history = explanation.extras.get("history")
     return MethodResult(
