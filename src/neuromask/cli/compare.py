@@ -4,7 +4,6 @@ every method on the same images, side by side (the NeuroMask paper's Figure 3)."
 from __future__ import annotations
 
 import argparse
-import html
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._core import atomic_path, save_npy, write_text
+from .._core import save_npy
 from ..api import explain, method_info, methods, resolve_options
 from ..errors import NeuromaskError, UnknownNameError
 from ..types import Explanation
@@ -139,9 +138,7 @@ def run(args: argparse.Namespace) -> int:
         if not label:
             labels[i] = _own_label(model, inputs[i : i + 1].to(args.device))
     pictures = [_pixels(t, model) for t in tensors]
-    png = args.out / "compare.png"
-    with atomic_path(png) as tmp:
-        comparison_grid(tmp, pictures, labels, names, maps, seconds=seconds)
+    png = comparison_grid(args.out / "compare.png", pictures, labels, names, maps, seconds=seconds)
     lines = [f"{f.where}: {f.reason}" for f in failures]
     write_html(args.out / "compare.html", png.name, args.model, stems, labels, names, seconds, lines)
     if not args.quiet:
@@ -197,20 +194,15 @@ def write_html(
     failures: list[str],
 ) -> None:
     """A small self-contained page: the grid, and seconds per image for each method."""
-    rows = "\n".join(
-        f"<tr><td>{html.escape(n)}</td><td>{seconds[n]:.2f}</td></tr>"
-        if n in seconds
-        else f"<tr><td>{html.escape(n)}</td><td>failed</td></tr>"
-        for n in names
-    )
-    images = ", ".join(f"{html.escape(s)}: {html.escape(lab)}" for s, lab in zip(stems, labels))
-    errors = "".join(f"<li>{html.escape(f)}</li>" for f in failures)
-    write_text(
-        path,
-        "<!doctype html>\n<html><head><meta charset='utf-8'><title>neuromask compare</title>"
-        "<style>body{font-family:sans-serif} td{padding:2px 12px} td+td{text-align:right}</style></head><body>\n"
-        f"<h1>neuromask compare</h1>\n<p>Model: {html.escape(model)}. Images (predicted label, probability): {images}.</p>\n"
-        f"<img src='{html.escape(png)}' alt='comparison grid' style='max-width:100%'>\n"
-        "<h2>Seconds per image</h2>\n<table><tr><th>method</th><th>seconds</th></tr>\n"
-        f"{rows}\n</table>\n" + (f"<h2>Failures</h2><ul>{errors}</ul>\n" if errors else "") + "</body></html>\n",
-    )
+    from ..outputs import Page
+
+    page = Page("neuromask compare", style="td+td{text-align:right}")
+    images = ", ".join(f"{s}: {lab}" for s, lab in zip(stems, labels))
+    page.paragraph(f"Model: {model}. Images (predicted label, probability): {images}.")
+    page.image(png, "comparison grid")
+    page.heading(2, "Seconds per image")
+    page.table(["method", "seconds"], [[n, f"{seconds[n]:.2f}" if n in seconds else "failed"] for n in names])
+    if failures:
+        page.heading(2, "Failures")
+        page.items(failures)
+    page.write(None, path)

@@ -191,7 +191,16 @@ def explain_page() -> None:
 
     if st.button("Explain", type="primary", key="run"):
         for method in methods:
-            runs.start(key(method), model, inputs, int(target), method, options(method), with_scores=with_scores)
+            runs.start(
+                key(method),
+                model,
+                inputs,
+                int(target),
+                method,
+                options(method),
+                with_scores=with_scores,
+                image=image_name,
+            )
     for method in methods:
         if key(method) in runs.running:
             _wait(runs, key(method), method)
@@ -208,10 +217,9 @@ def explain_page() -> None:
     learned = next((r for r in done if r.history is not None and len(r.history_steps) > 1), None)
     if learned is not None:
         _show_history(picture, learned)
-    record = {"image": image_name, "model": model.name, "target": int(target), "label": model.label(int(target))}
     st.download_button(
         "Download results (.zip)",
-        logic.results_archive(picture, done, record),
+        logic.results_archive(picture, done),
         file_name="neuromask_results.zip",
         mime="application/zip",
         key="download",

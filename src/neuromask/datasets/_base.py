@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._core import save_npz
 from ..errors import InputError, UnknownNameError
 from ..registry import Registry
 
@@ -176,7 +177,7 @@ def save(dataset: Dataset, path: str | Path) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
-    np.savez_compressed(
+    save_npz(
         path,
         images=dataset.images.numpy(),
         labels=dataset.labels.numpy(),

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._core import forward_logits, frozen, model_device
+from .._core import forward_logits, frozen, model_device, save_npz
 from ..errors import InputError
 from ..types import LoadedModel
 
@@ -428,15 +428,13 @@ def _save(data: Composites, path: Path) -> None:
         "tried": data.tried,
         "info": data.info,
     }
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(
-        tmp,
+    save_npz(  # atomically: never a half-written cache file
+        path,
         images=data.images.numpy(),
         labels=data.labels.numpy(),
         evidence=data.evidence.numpy(),
         meta=np.array(json.dumps(meta)),
     )
-    tmp.replace(path)  # never a half-written cache file
 
 
 def _load(path: Path) -> Composites:

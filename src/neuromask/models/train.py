@@ -29,6 +29,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .. import datasets
+from .._core import atomic_path, write_text
 from ..errors import InputError, ModelLoadError, UnknownNameError, require
 from .binary import BinaryCNN
 from .small import CarliniWagnerCNN, SmallCNN
@@ -207,9 +208,9 @@ def save_trained(result: TrainResult, path: str | Path) -> tuple[Path, Path]:
     the record to ``path`` with suffix ``.json``. Returns both paths."""
     path = Path(path)
     weights = {k: (v.half() if v.is_floating_point() else v) for k, v in result.model.state_dict().items()}
-    torch.save(weights, path)
-    record_path = path.with_suffix(".json")
-    record_path.write_text(json.dumps(result.record, indent=2) + "\n")
+    with atomic_path(path) as tmp:
+        torch.save(weights, tmp)
+    record_path = write_text(path.with_suffix(".json"), json.dumps(result.record, indent=2) + "\n")
     return path, record_path
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .._core import atomic_path
 from ..errors import InputError
 
 MAPS = "maps.zarr"
@@ -126,14 +127,8 @@ def write_table(out: Path, records: Iterable[dict[str, Any]]) -> Path:
     rows = [{field.name: record.get(field.name) for field in SCHEMA} for record in records]
     table = pa.Table.from_pylist(rows, schema=SCHEMA)
     path = out / RESULTS
-    tmp = out / f".{RESULTS}.{uuid.uuid4().hex}.tmp"
-    try:
+    with atomic_path(path, durable=True) as tmp:
         pq.write_table(table, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

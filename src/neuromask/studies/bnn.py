@@ -37,6 +37,7 @@ from torch import nn
 
 import neuromask
 
+from .._core import write_bytes, write_text
 from ..datasets import generate
 from ..errors import InputError, UnsupportedModelError
 from ..metrics.complexity import total_variation
@@ -546,8 +547,7 @@ def run_bnn_study(
         log(f"{name}:")
         results.append(study_dataset(name, config, cache, log))
         done.parent.mkdir(parents=True, exist_ok=True)
-        with done.open("wb") as fh:
-            pickle.dump(results[-1], fh)
+        write_bytes(done, pickle.dumps(results[-1]))
     summary = build_findings(results, config)
     meta = {
         "config": asdict(config),
@@ -562,8 +562,8 @@ def run_bnn_study(
             "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
         },
     }
-    (out / "results.json").write_text(json.dumps(_strip({"meta": meta, "datasets": results}), indent=1) + "\n")
-    (out / "findings.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_text(out / "results.json", json.dumps(_strip({"meta": meta, "datasets": results}), indent=1) + "\n")
+    write_text(out / "findings.json", json.dumps(summary, indent=2) + "\n")
     write_report(out, meta, results, summary)
     log(f"wrote {out}/report.md, report.html, findings.json and results.json in {meta['seconds']:.0f} s")
     return summary

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..datasets import generate
-from ._figure import new_figure
+from ._figure import new_figure, save_figure
 
 # What docs/datasets.png shows: (title, dataset name, options).
 DEFAULT_ROWS: tuple[tuple[str, str, dict[str, Any]], ...] = (
@@ -56,5 +56,5 @@ def save_dataset_grid(
         axes[2 * r, 0].set_ylabel(title, fontsize=8)
         axes[2 * r + 1, 0].set_ylabel("evidence", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     return path
