@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..models.shipped import shipped_models
+
 # scikit-image's bundled colour photos of ImageNet-like subjects (no download needed).
 PHOTOS: tuple[str, ...] = ("chelsea", "coffee", "rocket", "astronaut", "stereo_motorcycle", "immunohistochemistry")
 
@@ -97,7 +99,9 @@ class Suite:
     bootstrap: int = 2000
 
 
-SHIPPED_CNNS = ("triangles_squares-cnn", "counting-cnn", "shapes_on_texture-cnn")
+# Every shipped full-precision model, read from the shipped weight files: a dataset whose
+# CNN is shipped is in the full suite.
+SHIPPED_CNNS = tuple(shipped_models("cnn"))
 
 # Coarser curves on 224 px images: 8 x 224 pixels per step (28 steps instead of
 # Petsiuk et al.'s 224) and 30 MoRF regions. On the datasets' small images the metrics

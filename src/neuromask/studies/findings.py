@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from . import stats
-from .bnn import StudyConfig
+from .config import StudyConfig
 
 VERDICTS = ("reproduced", "not reproduced", "reproduced only as stated")
 
