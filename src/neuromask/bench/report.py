@@ -30,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -348,7 +349,7 @@ def _charts(summary: dict[str, dict[str, dict[str, Cell]]], out: Path, highlight
     return made
 
 
-def _suite_of(machine: dict[str, object]) -> Goals:
+def _suite_of(machine: dict[str, Any]) -> Goals:
     """The goals of the suite the latest run in ``machine.json`` ran (the default goals otherwise)."""
     from .suites import SUITES
 

@@ -23,6 +23,7 @@ maps, so an interrupted run resumes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -375,10 +376,17 @@ def group_names(suite: Suite) -> list[str]:
 def _groups(suite: Suite, device: str) -> list[tuple[str, Callable[[], list[Group]]]]:
     """(name, builder) of every group family of ``suite``; a builder that raises is one failure row."""
     builders: list[tuple[str, Callable[[], list[Group]]]] = [
-        (m, lambda m=m: [dataset_group(m, suite.dataset_images, suite.categories["datasets"], device)])
+        (
+            m,
+            functools.partial(
+                lambda m: [dataset_group(m, suite.dataset_images, suite.categories["datasets"], device)], m
+            ),
+        )
         for m in suite.datasets
     ]
-    builders += [(f"composites-{m}", lambda m=m: composite_groups(m, suite, device)) for m in suite.composite_models]
+    builders += [
+        (f"composites-{m}", functools.partial(composite_groups, m, suite, device)) for m in suite.composite_models
+    ]
     if suite.photos:
         builders.append(
             (

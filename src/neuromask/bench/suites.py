@@ -114,27 +114,11 @@ REAL_METRICS: dict[str, dict[str, Any]] = {
 
 
 def _quick_methods() -> dict[str, dict[str, Any]]:
-    """quick only: each method's ``fast`` preset where it has one; until every slow method
-    has one, these fewer steps and samples. Its numbers are not the methods' at their
-    defaults; the full suite's are."""
+    """quick only: each method's ``fast`` preset (every slow method registers one). Its
+    numbers are not the methods' at their defaults; the full suite's are."""
     from ..api import method_info, methods
 
-    fallback: dict[str, dict[str, Any]] = {
-        "neuromask": {"steps": 30},
-        "extremal_perturbation": {"steps": 30},
-        "meaningful_perturbation": {"steps": 30},
-        "rise": {"masks": 100},
-        "lime": {"samples": 60},
-        "smoothgrad": {"samples": 8},
-        "integrated_gradients": {"steps": 8},
-    }
-    out = {}
-    for name in sorted(methods()):
-        if "fast" in method_info(name).presets:
-            out[name] = {"preset": "fast"}
-        elif name in fallback:
-            out[name] = fallback[name]
-    return out
+    return {name: {"preset": "fast"} for name in sorted(methods()) if "fast" in method_info(name).presets}
 
 
 def _suites() -> dict[str, Suite]:

@@ -154,7 +154,7 @@ def explain_files(
         except Exception as exc:  # noqa: BLE001 - every failure is reported per file, see failure()
             failures.append(failure(f"{path}", exc))
 
-    def run(batch: list) -> None:
+    def run(batch: list[tuple[Path, np.ndarray, torch.Tensor, Any]]) -> None:
         inputs = torch.stack([item[2] for item in batch])
         try:
             explanation = explain(model, inputs, target=target, method=method, **options)

@@ -18,7 +18,7 @@ from ..types import Explanation
 from .common import Failure, exit_code, failure, parse_params, read_image
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("compare", help="run several methods on the same images and draw them side by side")
     p.add_argument("images", nargs="+", type=Path, help="image files (any format Pillow reads)")
     p.add_argument("--model", required=True, help="built-in name (see `neuromask models`) or a model file / spec")
@@ -78,8 +78,8 @@ def _pixels(inputs: torch.Tensor, model: Any) -> np.ndarray:
         mean = torch.tensor(model.mean).view(-1, 1, 1)
         std = torch.tensor(model.std).view(-1, 1, 1)
         x = x * std + mean
-    x = x.clamp(0, 1).permute(1, 2, 0).numpy()
-    return np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
+    pixels = x.clamp(0, 1).permute(1, 2, 0).numpy()
+    return np.repeat(pixels, 3, axis=-1) if pixels.shape[-1] == 1 else pixels
 
 
 def run(args: argparse.Namespace) -> int:
@@ -126,8 +126,8 @@ def run(args: argparse.Namespace) -> int:
             maps[i][name] = att.numpy()
             save_npy(args.out / f"{stems[i]}.{name}.npy", to_original_size(att, geometries[i]))
             labels[i] = labels[i] or f"{model.label(int(e.target[j]))} ({float(e.probability[j]):.2f})"
-        for i, (e, _) in enumerate(results):
-            if e is None:
+        for i, (found, _) in enumerate(results):
+            if found is None:
                 maps[i][name] = None
         if done:
             seconds[name] = sum(e.seconds / len(e) for _, e, _ in done) / len(done)

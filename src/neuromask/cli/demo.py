@@ -16,7 +16,7 @@ PHOTOS = ("chelsea", "coffee", "rocket", "astronaut")
 BESIDE = ("lrp_epsilon", "gradcam")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="explain a photo shipped with scikit-image with EfficientNet-Lite0")
     p.add_argument("--image", default="chelsea", choices=PHOTOS, help="which scikit-image photo (default chelsea)")
     p.add_argument("--steps", type=int, default=None, help="NeuroMask steps (default: the method's default)")

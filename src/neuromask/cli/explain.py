@@ -10,7 +10,7 @@ from ..api import methods
 from .common import check_request, exit_code, explain_files, parse_params, show_progress
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("explain", help="explain a classifier's decision on image files")
     p.add_argument("images", nargs="+", type=Path, help="image files (any format Pillow reads)")
     p.add_argument("--model", required=True, help="built-in name (see `neuromask models`) or a model file / spec")

@@ -133,6 +133,8 @@ def _show_history(picture: Any, result: logic.MethodResult) -> None:
     step = st.select_slider(
         "Optimisation step", options=result.history_steps, value=result.history_steps[-1], key="history_step"
     )
+    if result.history is None:
+        return
     frame = result.history[result.history_steps.index(step)]
     st.image(logic.overlay(picture, logic.display_values(frame, True)), width=logic.DISPLAY_SIDE)
     st.caption(f"step {step}: mask area {frame.mean():.3f}")
@@ -263,7 +265,7 @@ def results_page() -> None:
         for group, table in tables:
             st.markdown(f"#### {group}")
             st.dataframe(table)
-            if metric in table.columns:
+            if metric is not None and metric in table.columns:
                 st.bar_chart(table[metric].dropna())
                 st.caption(f"{metric}: the mean over images per method; {_direction(metric)}.")
         if len(failed):

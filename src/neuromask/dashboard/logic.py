@@ -142,7 +142,7 @@ def _init_worker() -> None:
 _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neuromask-explain", initializer=_init_worker)
 
 
-def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
     """Run ``fn(*args, **kwargs)`` on the explanation thread; the future holds its result or exception."""
     return _WORKER.submit(fn, *args, **kwargs)
 
@@ -276,7 +276,7 @@ class Runs:
 
     results: dict[Hashable, MethodResult] = field(default_factory=dict)
     failures: dict[Hashable, str] = field(default_factory=dict)
-    running: dict[Hashable, Future] = field(default_factory=dict)
+    running: dict[Hashable, Future[Any]] = field(default_factory=dict)
     progress: dict[Hashable, tuple[int, int]] = field(default_factory=dict)
     methods: dict[Hashable, str] = field(default_factory=dict)
 
@@ -326,7 +326,7 @@ def display_values(attribution: np.ndarray, is_mask: bool) -> np.ndarray:
     1st and 99th percentiles (:func:`neuromask.viz.grid.normalise_for_display`).
     """
     if is_mask:
-        return np.clip(attribution, 0.0, 1.0).astype(np.float32)
+        return np.asarray(np.clip(attribution, 0.0, 1.0), dtype=np.float32)
     from neuromask.viz.grid import normalise_for_display
 
     return normalise_for_display(attribution)

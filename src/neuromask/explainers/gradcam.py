@@ -10,13 +10,15 @@ the head), and the map comes out wrong without any error. Naming such a layer ra
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..errors import UnknownNameError, UnsupportedModelError
 from ..types import MethodOutput
-from . import METHODS
+from ._registry import METHODS
 
 
 def call_counts(model: nn.Module, inputs: torch.Tensor) -> dict[str, tuple[int, int, int]]:
@@ -29,7 +31,7 @@ def call_counts(model: nn.Module, inputs: torch.Tensor) -> dict[str, tuple[int, 
     clock = [0]
     handles = []
 
-    def hook_for(name: str):  # noqa: ANN202 - a forward hook
+    def hook_for(name: str) -> Callable[[nn.Module, object, object], None]:
         def hook(module: nn.Module, args: object, output: object) -> None:
             clock[0] += 1
             rank = output.ndim if isinstance(output, torch.Tensor) else -1

@@ -35,8 +35,8 @@ from torch import nn
 
 from ..errors import UnknownNameError, UnsupportedModelError, require
 from ..types import MethodOutput
-from . import METHODS
 from ._common import reduce_channels
+from ._registry import METHODS
 
 COMPOSITES = ("epsilon_plus", "epsilon")
 

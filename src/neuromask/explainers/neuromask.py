@@ -61,7 +61,7 @@ from torch import nn
 from .._core import make_baseline, relative_blur_sigma
 from ..errors import InputError
 from ..types import MethodOutput
-from . import METHODS
+from ._registry import METHODS
 
 # Smoothing kernels: the paper's discrete Laplacian (4-neighbour) and the reference
 # code's 8- and 24-neighbour variants (centre 8 or 24, all others -1).

@@ -42,7 +42,7 @@ from torch import nn
 
 from ..errors import ModelLoadError, require
 from ..types import LoadedModel
-from . import BUILTIN_MODULES, MODELS
+from ._registry import BUILTIN_MODULES, MODELS
 from .exported import adapt
 from .imagenet import IMAGENET_MEAN, IMAGENET_STD
 
@@ -123,7 +123,7 @@ def load_model(
             "(for a state dict use PATH@MODULE:CLASS)"
         )
     # Options first: a typo should not wait for a large model to load.
-    options = {
+    options: dict[str, Any] = {
         "input_size": _parse_input_size(input_size),
         "mean": _parse_floats("mean", mean),
         "std": _parse_floats("std", std),
@@ -176,10 +176,10 @@ def _load(spec: str, weights: str | os.PathLike[str] | None) -> LoadedModel:
             f"unknown model '{spec}'{hint}; give a built-in name ({', '.join(MODELS.names())}), "
             "torchvision:NAME, timm:NAME, a TorchScript file, a .onnx file or WEIGHTS.pt@MODULE:CLASS"
         )
-    path = _existing_file(spec)
-    if path.suffix.lower() == ".onnx":
-        return _load_onnx(spec, path)
-    return _load_torchscript(spec, path)
+    file = _existing_file(spec)
+    if file.suffix.lower() == ".onnx":
+        return _load_onnx(spec, file)
+    return _load_torchscript(spec, file)
 
 
 def _looks_like_path(spec: str) -> bool:
@@ -270,7 +270,7 @@ def _import_class(class_spec: str) -> type:
         if not hasattr(obj, part):
             raise ModelLoadError(f"'{module_name}' has no class '{qualname}' (class spec '{class_spec}')")
         obj = getattr(obj, part)
-    if not callable(obj):
+    if not isinstance(obj, type):
         raise ModelLoadError(f"'{module_name}:{qualname}' is not a class")
     return obj
 

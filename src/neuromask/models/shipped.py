@@ -20,7 +20,7 @@ from importlib import resources
 from typing import Any
 
 from ..types import LoadedModel
-from . import MODELS
+from ._registry import MODELS
 
 WEIGHTS = "data/weights"
 # How `neuromask models` describes an architecture; another one is described by its name.

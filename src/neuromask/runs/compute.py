@@ -114,9 +114,10 @@ def explain_batch(model: LoadedModel, batch: Batch) -> list[Outcome]:
     if not ready:
         return outcomes
     inputs = torch.stack([r[1] for r in ready])
-    target = [r[3] for r in ready] if batch.target == "class" else None
+    # In "class" mode every ready image has its class (an image without one failed above).
+    targets = [r[3] for r in ready if r[3] is not None] if batch.target == "class" else None
     try:
-        explanation = explain(model, inputs, target=target, method=batch.method, **batch.params)
+        explanation = explain(model, inputs, target=targets, method=batch.method, **batch.params)
     except Exception as exc:  # noqa: BLE001 - every image of the batch gets the reason
         return outcomes + [_failed(r[0].item, exc) for r in ready]
     for i, (task, _, geometry, _) in enumerate(ready):

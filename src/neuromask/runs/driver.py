@@ -121,7 +121,7 @@ def explain_dataset(
     # Every image is preprocessed to the model's input size, so these are exactly the options
     # explain() runs with (and records): the workers get them whole, and the resume key hashes them.
     resolved = {m: resolve_options(m, options.get(m, {}), size=loaded.input_size, model=loaded) for m in methods}
-    samples = open_source(source, source_kind)
+    samples = open_source(Path(source), source_kind)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -257,6 +257,8 @@ def _record(outcome: Outcome, options: str, class_name: str | None) -> dict[str,
 def _write_outputs(out: Path, maps: MapStore, outcome: Outcome, task: Task, per_image: bool) -> None:
     """The map into the Zarr store, and with ``--per-image`` its .npy/.png/.json, each atomically."""
     item = outcome.item
+    if outcome.attribution is None:
+        raise RuntimeError(f"an ok outcome of {item.image} [{item.method}] has no map")
     maps.write(
         item.map_name,
         outcome.attribution,

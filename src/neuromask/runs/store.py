@@ -119,7 +119,7 @@ def read_map(root: Path, name: str) -> np.ndarray:
     """The map stored as array ``name`` of the group ``root`` (``DIR/maps.zarr``)."""
     import zarr
 
-    return zarr.open_array(store=str(root / name), mode="r")[...]
+    return np.asarray(zarr.open_array(store=str(root / name), mode="r")[...])
 
 
 def write_table(out: Path, records: Iterable[dict[str, Any]]) -> Path:
@@ -151,7 +151,7 @@ class RunResults:
 
     def rows(self) -> list[dict[str, Any]]:
         """The rows as dicts, ``options`` decoded from JSON."""
-        rows = self.table.to_pylist()
+        rows: list[dict[str, Any]] = self.table.to_pylist()
         for row in rows:
             row["options"] = json.loads(row["options"])
         return rows

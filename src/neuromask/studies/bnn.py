@@ -406,14 +406,15 @@ def study_dataset(name: str, config: StudyConfig, cache: Path, log: Callable[[st
         "recipe": asdict(config.recipes[name]),
         "accuracy": {arch: [sm.record["accuracy"] for sm in d.models[arch]] for arch in ARCHS},
     }
-    for part, fn in (
+    parts: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
         ("main", lambda: _main_maps(d, methods, config, log)),
         ("smoothgrad", lambda: _smoothgrad_grid(d, config)),
         ("forward_smoothgrad", lambda: _forward_smoothgrad(d, config)),
         ("occupancy", lambda: _occupancy(d, config)),
         ("estimator_swap", lambda: _estimator_swap(d, methods, config)),
         ("gradcam_layers", lambda: _gradcam_layers(d, config)),
-    ):
+    )
+    for part, fn in parts:
         part_started = time.perf_counter()
         result[part] = fn()
         log(f"  {name} {part}: {time.perf_counter() - part_started:.1f} s")

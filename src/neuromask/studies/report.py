@@ -8,6 +8,7 @@ the pooled (mean over datasets) summaries of estimates already bootstrapped.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ def _triple(e: dict[str, Any]) -> tuple[float, float, float]:
     return float(e["value"]), float(e["ci95"][0]), float(e["ci95"][1])
 
 
-def _pool(results: list[dict[str, Any]], get) -> dict[str, Any]:  # noqa: ANN001 - a getter
+def _pool(results: list[dict[str, Any]], get: Callable[..., Any]) -> dict[str, Any]:
     parts = [get(r) for r in results]
     parts = [p for p in parts if p is not None]
     return stats.public(stats.pooled(parts)) if parts else {"value": float("nan"), "ci95": [float("nan")] * 2}

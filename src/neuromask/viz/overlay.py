@@ -18,7 +18,7 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
         img = img[..., None]
     if img.shape[-1] == 1:
         img = np.repeat(img, 3, axis=-1)
-    return np.clip(img, 0.0, 1.0)
+    return np.asarray(np.clip(img, 0.0, 1.0))
 
 
 def save_overlay(
