@@ -9,7 +9,8 @@ closes is still a cycle); ``typing.TYPE_CHECKING`` blocks are the one exception,
 never run. ``from . import NAME`` imports the module ``NAME`` when there is one, else the
 package itself (its ``__init__``). A module that discovers its package's modules
 (``importlib.import_module`` over ``pkgutil.iter_modules(__path__)``, as the registries
-do) imports every public module of that package.
+do, through ``neuromask.registry.import_submodules``) imports every public module of that
+package.
 
 A package is a top-level subpackage of ``neuromask`` (``neuromask.metrics``) or a top-level
 module (``neuromask.api``). The rules:
@@ -76,10 +77,20 @@ def _walk(tree: ast.AST, in_function: bool = False) -> Iterator[tuple[ast.Import
         yield from _walk(node, in_function or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
 
 
-def _discovers(tree: ast.AST) -> bool:
-    """Whether the module imports its package's modules by name at run time (a registry's discovery)."""
-    calls = {ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
-    return "importlib.import_module" in calls and any(c.endswith("iter_modules") for c in calls)
+def _discovers(tree: ast.AST) -> set[str] | None:
+    """The module names a module skips when it imports its package's modules at run time (a
+    registry's discovery: ``neuromask.registry.import_submodules``, or ``importlib`` over
+    ``pkgutil.iter_modules``), or None when it does not discover them."""
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+    for call in calls:
+        if ast.unparse(call.func).endswith("import_submodules"):
+            skip = next((k.value for k in call.keywords if k.arg == "skip"), None)
+            return set(ast.literal_eval(skip)) if skip is not None else set()
+    names = {ast.unparse(call.func) for call in calls}
+    over_path = any(
+        ast.unparse(call.func).endswith("iter_modules") and "__path__" in ast.unparse(call) for call in calls
+    )
+    return set() if "importlib.import_module" in names and over_path else None
 
 
 def imports(path: Path) -> dict[str, bool]:
@@ -93,11 +104,13 @@ def imports(path: Path) -> dict[str, bool]:
         found[target] = found.get(target, True) and in_function
 
     tree = ast.parse(path.read_text(), filename=str(path))
-    if _discovers(tree):
+    skip = _discovers(tree)
+    if skip is not None:
         folder = path.parent
         for child in sorted(folder.iterdir()):
             stem = child.stem if child.suffix == ".py" else child.name
-            if not stem.startswith("_") and (child.suffix == ".py" or (child / "__init__.py").exists()):
+            public = not stem.startswith("_") and stem not in skip
+            if public and (child.suffix == ".py" or (child / "__init__.py").exists()):
                 add(f"{module_name(folder / '__init__.py')}.{stem}", False)
     for node, in_function in _walk(tree):
         if isinstance(node, ast.Import):

@@ -8,8 +8,11 @@ grid and the tests' parametrisation.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Generic, TypeVar
 
 from .errors import UnknownNameError
@@ -71,3 +74,12 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[Entry[T]]:
         return iter(self._entries[n] for n in self.names())
+
+
+def import_submodules(package: str, path: Iterable[str], *, skip: Iterable[str] = ()) -> list[ModuleType]:
+    """Import every public module of ``package`` (its ``__name__`` and ``__path__``), in name
+    order, but those in ``skip``: a registry's discovery, each module registering itself when
+    imported, so that a new method, metric, dataset or command is a new file and nothing else.
+    """
+    names = sorted(i.name for i in pkgutil.iter_modules(path) if not i.name.startswith("_") and i.name not in set(skip))
+    return [importlib.import_module(f"{package}.{name}") for name in names]

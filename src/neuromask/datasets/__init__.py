@@ -20,16 +20,12 @@ onto flat and textured backgrounds, with exact object masks and a development / 
 split (see :mod:`neuromask.datasets.composites`).
 """
 
-import importlib
-import pkgutil
-
+from ..registry import import_submodules
 from ._base import DATASETS, Dataset, class_names, concat, dataset_options, generate, load, save, stream
 from .composites import Composites, composite_scenes
 
-# Import every module of this package so that its @DATASETS.register runs.
-for _info in pkgutil.iter_modules(__path__):
-    if not _info.name.startswith("_"):
-        importlib.import_module(f"{__name__}.{_info.name}")
+# Import every module of this package so that its @DATASETS.register runs: a new one is a new file.
+import_submodules(__name__, __path__)
 
 __all__ = [
     "DATASETS",

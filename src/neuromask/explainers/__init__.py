@@ -17,9 +17,7 @@ benchmark, the report, the dashboard and the tests read.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
+from ..registry import import_submodules
 from ._registry import (
     CONTEXT_PARAMS,
     KINDS,
@@ -34,11 +32,8 @@ from ._registry import (
     scale_pixel_options,
 )
 
-# Import every module of this package so that its @METHODS.register runs; a new method
-# is a new file here and nothing else.
-for _info in pkgutil.iter_modules(__path__):
-    if not _info.name.startswith("_"):
-        importlib.import_module(f"{__name__}.{_info.name}")
+# Import every module of this package so that its @METHODS.register runs: a new one is a new file.
+import_submodules(__name__, __path__)
 
 __all__ = [
     "CONTEXT_PARAMS",

@@ -42,9 +42,7 @@ itself, not computed from it: see :func:`neuromask.metrics.cost.measure`.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
+from ..registry import import_submodules
 from ._registry import (
     ARGUMENTS,
     CATEGORIES,
@@ -59,11 +57,8 @@ from ._registry import (
     score,
 )
 
-# Import every module of this package so that its @METRICS.register runs; a new metric
-# family is a new file here and nothing else.
-for _info in pkgutil.iter_modules(__path__):
-    if not _info.name.startswith("_"):
-        importlib.import_module(f"{__name__}.{_info.name}")
+# Import every module of this package so that its @METRICS.register runs: a new one is a new file.
+import_submodules(__name__, __path__)
 
 
 __all__ = [
