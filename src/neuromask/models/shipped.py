@@ -24,7 +24,7 @@ from ._registry import MODELS
 
 WEIGHTS = "data/weights"
 # How `neuromask models` describes an architecture; another one is described by its name.
-_ARCH_WORDS = {"cnn": "full-precision CNN", "bnn": "binarized CNN"}
+_ARCH_WORDS = {"cnn": "full-precision CNN", "bnn": "binarized CNN", "vit": "vision transformer"}
 
 
 @cache
