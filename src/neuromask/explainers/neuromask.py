@@ -486,10 +486,12 @@ def neuromask(
 
     def run_model(x: torch.Tensor) -> torch.Tensor:
         if autocast is None:
-            return model(x)
+            logits: torch.Tensor = model(x)
+            return logits
         with torch.autocast(inputs.device.type, dtype=_AUTOCAST[autocast]):
             # The losses in float32: log-softmax of bf16 logits would round p(target).
-            return model(x).float()
+            low: torch.Tensor = model(x)
+            return low.float()
 
     others: torch.Tensor | None = None
     if lambda_contrast:
