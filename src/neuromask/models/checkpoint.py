@@ -23,11 +23,13 @@ from .._core import atomic_path, write_text
 from ..errors import ModelLoadError, UnknownNameError
 from .binary import BinaryCNN
 from .small import CarliniWagnerCNN, SmallCNN
+from .vit import SmallViT
 
 # Architectures by the name the CLI and the records use: (num_classes, in_channels, width) -> module.
 ARCHS: dict[str, Callable[[int, int, int], nn.Module]] = {
     "cnn": SmallCNN,
     "bnn": BinaryCNN,
+    "vit": SmallViT,
     # No width: the architecture is fixed. Listed so that a checkpoint of train_cifar10()
     # loads.
     "carlini_wagner": lambda num_classes, in_channels, width: CarliniWagnerCNN(num_classes, in_channels),
@@ -35,7 +37,8 @@ ARCHS: dict[str, Callable[[int, int, int], nn.Module]] = {
 
 
 def build(arch: str, num_classes: int, *, in_channels: int = 1, width: int = 16, seed: int = 0) -> nn.Module:
-    """A fresh model of architecture ``arch`` (:data:`ARCHS`) with initial weights drawn from ``seed``.
+    """A fresh ``cnn`` (SmallCNN), ``bnn`` (BinaryCNN) or ``vit`` (SmallViT), or another
+    architecture of :data:`ARCHS`, with initial weights drawn from ``seed``.
 
     The global RNG is left as it was (``torch.random.fork_rng``).
     """

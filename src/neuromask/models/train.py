@@ -33,6 +33,7 @@ from .small import CarliniWagnerCNN
 
 __all__ = [
     "ARCHS",
+    "DEFAULT_WIDTHS",
     "TEST_START",
     "TrainResult",
     "build",
@@ -44,6 +45,9 @@ __all__ = [
     "train",
     "train_cifar10",
 ]
+# The width each architecture is trained at unless told: channels of the CNNs' first
+# block, the ViT's token dimension.
+DEFAULT_WIDTHS: dict[str, int] = {"cnn": 16, "bnn": 16, "vit": 64}
 # Index of the first test sample: far beyond any training set, so the two never overlap.
 TEST_START = 10**9
 
@@ -150,7 +154,7 @@ def train(
     epochs: int = 8,
     batch_size: int = 128,
     lr: float = 3e-3,
-    width: int = 16,
+    width: int | None = None,
     seed: int = 0,
     progress: bool = True,
     **options: Any,
@@ -159,10 +163,11 @@ def train(
 
     Args:
         dataset: a registered dataset name; ``options`` are its options (e.g. ``variant``).
-        arch: ``"cnn"`` or ``"bnn"``.
+        arch: ``"cnn"``, ``"bnn"`` or ``"vit"``.
         samples, test_samples: sizes of the training and the test set.
         epochs, batch_size, lr: passed to :func:`fit`.
-        width: channels of the first conv block.
+        width: channels of the first conv block (the ViT's token dimension); default
+            :data:`DEFAULT_WIDTHS` of the architecture.
         seed: data, initial weights and shuffling.
         progress: show tqdm bars.
 
@@ -170,6 +175,7 @@ def train(
         The trained model (eval mode) and its record (accuracy on the test set).
     """
     started = time.perf_counter()
+    width = DEFAULT_WIDTHS.get(arch, 16) if width is None else width
     data = datasets.generate(dataset, samples, seed=seed, **options)
     test = datasets.generate(dataset, test_samples, seed=seed, start=TEST_START, **options)
     model = build(arch, len(data.class_names), in_channels=data.images.shape[1], width=width, seed=seed)
