@@ -102,6 +102,9 @@ class Suite:
 # Every shipped full-precision model, read from the shipped weight files: a dataset whose
 # CNN is shipped is in the full suite.
 SHIPPED_CNNS = tuple(shipped_models("cnn"))
+# The transformer twins (SmallViT) of the CNNs, on the same datasets: which methods
+# localise on a transformer, and whether NeuroMask's lead holds there.
+SHIPPED_VITS = tuple(shipped_models("vit"))
 
 # Coarser curves on 224 px images: 8 x 224 pixels per step (28 steps instead of
 # Petsiuk et al.'s 224) and 30 MoRF regions. On the datasets' small images the metrics
@@ -148,7 +151,7 @@ def _suites() -> dict[str, Suite]:
         # 90 minutes on an idle 2-core machine: see benchmarks/results/benchmark/SUMMARY.md.
         "full": Suite(
             name="full",
-            datasets=SHIPPED_CNNS,
+            datasets=SHIPPED_CNNS + SHIPPED_VITS,
             dataset_images=50,
             photos=PHOTOS[:2],
             composite_models=("efficientnet_lite0",),

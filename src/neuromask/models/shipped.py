@@ -3,8 +3,9 @@
 Every checkpoint in ``neuromask/data/weights/`` (``NAME.pt`` with its record ``NAME.json``,
 :mod:`neuromask.models.checkpoint`) is registered into :data:`~neuromask.models.MODELS` as
 ``NAME``: shipping a model is adding its two files, nothing else. Today they are, per
-dataset, a full-precision ``cnn`` (:class:`~neuromask.models.small.SmallCNN`) and its
-binarized twin ``bnn`` (:class:`~neuromask.models.binary.BinaryCNN`), named
+dataset, a full-precision ``cnn`` (:class:`~neuromask.models.small.SmallCNN`), its
+binarized twin ``bnn`` (:class:`~neuromask.models.binary.BinaryCNN`) and a vision
+transformer ``vit`` (:class:`~neuromask.models.vit.SmallViT`), named
 ``<dataset>-<arch>``; ``docs/datasets.md`` gives their test accuracies and the
 ``neuromask train`` commands that reproduce them. They take [0, 1] pixels as they are (no
 normalisation), at the size their record gives, resized by stretching.
