@@ -11,9 +11,10 @@
 
 Registered datasets (``DATASETS.names()``): ``triangles_squares`` (variants ``oriented``,
 ``scaled``), ``counting`` and ``shapes_on_texture``. Each is one module of this package,
-found and imported below: a new dataset is a new file here and nothing else (the BNN
-study, the docs' figure and ``neuromask train`` read the registry; a model trained on it
-is shipped by adding its checkpoint to ``neuromask/data/weights/``).
+found and imported below: a new dataset is a new file here and nothing else (the docs'
+figure and ``neuromask train`` read the registry; a model trained on it is shipped by
+adding its checkpoint to ``neuromask/data/weights/``, and the full benchmark and the BNN
+study take the shipped models' datasets).
 
 For real ImageNet classifiers, :func:`composite_scenes` pastes real objects cut from photos
 onto flat and textured backgrounds, with exact object masks and a development / test

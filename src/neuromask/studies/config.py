@@ -3,15 +3,18 @@
 Its own module, below :mod:`.bnn` (which runs it) and :mod:`.findings` (which reads it),
 so that neither imports the other's configuration back.
 
-The study runs on every registered dataset (:data:`neuromask.datasets.DATASETS`): a new
-dataset is studied with :data:`DEFAULT_RECIPE` unless :data:`RECIPES` names its own.
+The study runs on every dataset whose binarized twin ships with neuromask (a ``bnn``
+checkpoint in ``neuromask/data/weights/``, :func:`neuromask.models.shipped.shipped_models`):
+shipping a dataset's BNN puts the dataset in the study, with :data:`DEFAULT_RECIPE` unless
+:data:`RECIPES` names its own. (The study trains its own seeds; the shipped twin says that a
+BNN of the dataset is worth studying.)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..datasets import DATASETS
+from ..models.shipped import shipped_records
 from . import stats
 from .models import Recipe
 
@@ -65,7 +68,7 @@ class StudyConfig:
     resamples: int = stats.BOOTSTRAP
 
 
-_DATASETS = tuple(DATASETS.names())
+_DATASETS = tuple(sorted({str(r["dataset"]) for r in shipped_records().values() if r.get("arch") == "bnn"}))
 
 QUICK = StudyConfig(
     name="quick",
