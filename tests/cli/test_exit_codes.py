@@ -106,7 +106,7 @@ def test_exit_2_for_a_bad_request_before_any_work(model_file, images, tmp_path, 
 def test_exit_2_for_a_missing_extra_names_the_install_command(
     model_file, images, tmp_path, capsys, monkeypatch
 ) -> None:
-    import neuromask.explainers as explainers
+    import neuromask.explainers._registry as explainers
 
     monkeypatch.setattr(explainers, "_importable", lambda module: False)
     code = main(

@@ -4,22 +4,17 @@ The folder is what ``model.save_pretrained(DIR)`` and ``processor.save_pretraine
 write (``config.json``, the weights, ``preprocessor_config.json``). Both are read by
 ``transformers`` itself (``AutoModelForImageClassification`` and ``AutoImageProcessor``,
 ``local_files_only``: nothing is downloaded), and the image processor's settings become
-the :class:`~neuromask.types.LoadedModel`'s preprocessing:
+the :class:`~neuromask.types.LoadedModel`'s preprocessing (processor -> LoadedModel):
 
-==========================================  ==============================================
-processor                                   LoadedModel
-==========================================  ==============================================
-``size`` ``{height, width}``, no crop       ``input_size`` (H, W), ``resize="stretch"``
-``size`` ``{shortest_edge}`` + ``crop_pct`` ``input_size`` (S, S), ``center_crop`` at
-(ConvNeXt, below 384 px)                    ``crop_pct``
-``size`` ``{shortest_edge}`` +              ``input_size`` = the crop, ``center_crop`` at
-``crop_size`` (``do_center_crop``)          crop / S
-``image_mean``, ``image_std``,              ``mean``, ``std`` on [0, 1] pixels
-``do_rescale``, ``rescale_factor``,
-``do_normalize``
-``resample`` (PIL's 0 / 2 / 3)              ``interpolation`` nearest / bilinear / bicubic
-the model's ``config.id2label``             ``labels``
-==========================================  ==============================================
+- ``size`` ``{height, width}``, no crop: ``input_size`` (H, W), ``resize="stretch"``;
+- ``size`` ``{shortest_edge}`` and ``crop_pct`` (ConvNeXt, below 384 px): ``input_size``
+  (S, S), ``center_crop`` at ``crop_pct``;
+- ``size`` ``{shortest_edge}`` and ``crop_size`` (``do_center_crop``): ``input_size`` = the
+  crop, ``center_crop`` at crop / S;
+- ``image_mean``, ``image_std``, ``do_rescale``, ``rescale_factor``, ``do_normalize``:
+  ``mean``, ``std`` on [0, 1] pixels;
+- ``resample`` (PIL's 0 / 2 / 3): ``interpolation`` nearest / bilinear / bicubic;
+- the model's ``config.id2label``: ``labels``.
 
 A processor that resizes to ``{height, width}`` and then crops is read as a centre crop
 that keeps the aspect ratio (the same on square images). The model is wrapped so that it

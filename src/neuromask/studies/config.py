@@ -93,5 +93,3 @@ FULL = StudyConfig(
     forward_samples=1000,
     sanity_methods=PAPER_METHODS + ("neuromask", "integrated_gradients", "occlusion"),
 )
-
-__all__ = ["ARCHS", "PAPER_METHODS", "DEFAULT_RECIPE", "RECIPES", "StudyConfig", "QUICK", "FULL", "recipes"]
