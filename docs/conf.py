@@ -32,6 +32,10 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx_gallery.gen_gallery",
+    # Only to include the repository's Markdown pages (docs/architecture.md, CONTRIBUTING.md)
+    # into guide pages (`.. include:: ... :parser: myst_parser.sphinx_`). myst-nb sets
+    # myst_parser up itself: with myst_nb in this list, drop this entry.
+    "myst_parser",
 ]
 
 # The API reference is generated from the package's public names at every build.
@@ -59,7 +63,9 @@ sphinx_gallery_conf = {
 html_theme = "furo"
 html_title = f"neuromask {release}"
 html_static_path = ["_static"]
-exclude_patterns = ["_build", "examples"]
+# Markdown files are not pages of their own (the README-style pages of the repository); the
+# guide includes the two it shows.
+exclude_patterns = ["_build", "examples", "**.md"]
 
 
 def _indent(line: str) -> int:

@@ -18,7 +18,7 @@ from torch import nn
 from ._core import check_channels, check_inputs, forward_logits, frozen, model_device, resolve_target
 from .errors import InputError, UnknownNameError
 from .explainers import METHODS, MODEL_PARAMS, MethodInfo, method_info, option_defaults, ordered, scale_pixel_options
-from .types import Explanation, LoadedModel, MethodOutput, TargetLike
+from .types import Explanation, LoadedModel, MethodOutput, Normalisation, TargetLike
 
 __all__ = ["explain", "methods", "method_info", "method_options", "method_presets", "resolve_options", "MethodInfo"]
 
@@ -49,7 +49,7 @@ def resolve_options(
     params: Mapping[str, Any],
     *,
     size: tuple[int, int],
-    model: LoadedModel | None = None,
+    model: Normalisation | None = None,
 ) -> dict[str, Any]:
     """Every option ``method`` runs with on images of ``size``: what :func:`explain` passes to
     the method and records in :attr:`Explanation.params`.
@@ -72,7 +72,8 @@ def resolve_options(
         method: a registered method name, see :func:`methods`.
         params: the options given, by name, with ``preset=NAME`` for a preset.
         size: (H, W) of the model's inputs.
-        model: the :class:`LoadedModel` that will be explained, for its normalisation.
+        model: the :class:`LoadedModel` that will be explained (or anything with its ``mean``
+            and ``std``), for its normalisation.
 
     Returns:
         Every option by name; for a method that offers presets, ``preset`` too (``None``

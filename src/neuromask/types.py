@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -81,6 +81,17 @@ class Explanation:
             self.seconds,
             extras,
         )
+
+
+class Normalisation(Protocol):
+    """What option resolution reads of a model: its per-channel normalisation (a
+    :class:`LoadedModel`, or a record of one that was not loaded)."""
+
+    @property
+    def mean(self) -> tuple[float, ...] | None: ...
+
+    @property
+    def std(self) -> tuple[float, ...] | None: ...
 
 
 @dataclass

@@ -15,9 +15,9 @@ import torch
 
 from helpers import one_thread  # noqa: F401 (autouse fixture)
 from neuromask.bench import Row, read_benchmark, read_rows, run, write_report
-from neuromask.bench.report import ROW_SCHEMA, Verdict, read_groups, within_best
 from neuromask.bench.runner import GROUPS
 from neuromask.bench.suites import SCALED_POINTING, SUITES, Goals, Suite
+from neuromask.bench.tables import ROW_SCHEMA, Verdict, read_groups, within_best
 from neuromask.cli.main import build_parser
 from neuromask.errors import InputError
 from neuromask.explainers import METHODS

@@ -88,3 +88,28 @@ def test_explainers_run_on_shipped_models(method: str) -> None:
         model = MODELS.get(f"counting-{arch}")().module
         explanation = neuromask.explain(model, data.images, method=method)
         assert explanation.attribution.shape == (2, 32, 32)
+
+
+def test_every_weight_file_is_a_shipped_model() -> None:
+    from importlib import resources
+
+    from neuromask.models.shipped import shipped_models
+
+    folder = resources.files("neuromask").joinpath("data/weights")
+    files = sorted(e.name[:-3] for e in folder.iterdir() if e.name.endswith(".pt"))
+    assert shipped_models() == files and set(files) <= set(MODELS.names())
+    assert shipped_models("bnn") == [f for f in files if f.endswith("-bnn")]
+    assert MODELS.entry("counting-cnn").meta["dataset"] == "counting"
+
+
+def test_loading_a_shipped_model_imports_no_training_code() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, neuromask; neuromask.load_model('triangles_squares-bnn'); "
+        "print(sorted(m for m in sys.modules if m.startswith('neuromask.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "neuromask.models.checkpoint" in out and "neuromask.models.train" not in out
+    assert "neuromask.datasets" not in out

@@ -1,7 +1,7 @@
 """A benchmark folder's rows, as one list of dicts whatever runner wrote them.
 
 - This runner (``neuromask benchmark`` on ``evaluate``): ``rows.parquet``, gathered from
-  every group's ``scores.parquet`` (:func:`neuromask.bench.report.collect_rows`).
+  every group's ``scores.parquet`` (:func:`neuromask.bench.tables.collect_rows`).
 - The runner before it wrote ``rows.jsonl`` (archived as ``rows.jsonl.gz``), one JSON
   :class:`Row` per (group, method, image, metric, config) cell, the latest line per cell
   winning; the committed results are in that format until they are regenerated, so it is
@@ -17,6 +17,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 Key = tuple[str, str, str, str, str]
 
@@ -105,18 +106,18 @@ def has_benchmark(folder: str | Path) -> bool:
     return (folder / "rows.parquet").is_file() or (folder / "groups").is_dir() or has_rows(folder / "rows.jsonl")
 
 
-def read_benchmark(folder: str | Path) -> list[dict[str, object]]:
+def read_benchmark(folder: str | Path) -> list[dict[str, Any]]:
     """Every row of a benchmark folder as a dict with :data:`BENCHMARK_COLUMNS` (``value`` None
     where undefined or failed), from ``rows.parquet`` or else the earlier runner's rows."""
     import pyarrow.parquet as pq
 
     folder = Path(folder)
     if (folder / "groups").is_dir():
-        from .report import collect_rows
+        from .tables import collect_rows
 
         collect_rows(folder)
     if (folder / "rows.parquet").is_file():
-        rows = pq.read_table(folder / "rows.parquet", columns=list(BENCHMARK_COLUMNS)).to_pylist()
+        rows: list[dict[str, Any]] = pq.read_table(folder / "rows.parquet", columns=list(BENCHMARK_COLUMNS)).to_pylist()
         for r in rows:
             if r["value"] is not None and math.isnan(r["value"]):
                 r["value"] = None

@@ -106,7 +106,7 @@ def _record_run(path: Path, run: dict[str, Any]) -> None:
 def group_metrics(suite: Suite, group: GroupData, categories: tuple[str, ...] | None = None) -> list[str]:
     """The ``evaluate`` metrics of ``group``: those of the suite's categories for its part."""
     from ..evaluation import metric_names
-    from ..evaluation.metrics import UNSUPPORTED, entry
+    from ..evaluation.metrics import UNSUPPORTED, info
 
     wanted = suite.categories[group.part]
     if categories is not None:
@@ -114,12 +114,12 @@ def group_metrics(suite: Suite, group: GroupData, categories: tuple[str, ...] | 
     pairs = group.clusters is not None
     out = []
     for name in metric_names():
-        meta = entry(name).meta
-        if meta["category"] not in wanted or name in UNSUPPORTED:
+        found = info(name)
+        if found.category not in wanted or name in UNSUPPORTED:
             continue
-        if "other_evidence" in meta["needs"] and not pairs:
+        if "other_evidence" in found.needs and not pairs:
             continue
-        if "evidence" in meta["needs"] and group.truth("masks") is None:
+        if "evidence" in found.needs and group.truth("masks") is None:
             continue
         out.append(name)
     return out

@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..models.shipped import shipped_models
+
 # Every photo that ships offline (scikit-image without its download cache, scikit-learn,
 # matplotlib) and whose object is an ImageNet class: cat (tabby), espresso, missile,
 # moped, tripod, palace, daisy, military uniform, wall clock, sorrel (a horse's silhouette).
@@ -113,10 +115,12 @@ class Suite:
     bootstrap: int = 2000
 
 
-SHIPPED_CNNS = ("triangles_squares-cnn", "counting-cnn", "shapes_on_texture-cnn")
+# Every shipped full-precision model, read from the shipped weight files: a dataset whose
+# CNN is shipped is in the full suite.
+SHIPPED_CNNS = tuple(shipped_models("cnn"))
 # The transformer twins (SmallViT) of the CNNs, on the same datasets: which methods
 # localise on a transformer, and whether NeuroMask's lead holds there.
-SHIPPED_VITS = ("triangles_squares-vit", "counting-vit", "shapes_on_texture-vit")
+SHIPPED_VITS = tuple(shipped_models("vit"))
 
 # The pointing game's 15 px tolerance is for 224 px images: the benchmark's images are
 # at their model's input size, so it scales with the image (the metric's own default).
@@ -139,27 +143,11 @@ REAL_METRICS: dict[str, dict[str, Any]] = {
 
 
 def _quick_methods() -> dict[str, dict[str, Any]]:
-    """quick only: each method's ``fast`` preset where it has one; until every slow method
-    has one, these fewer steps and samples. Its numbers are not the methods' at their
-    defaults; the full suite's are."""
+    """quick only: each method's ``fast`` preset (every slow method registers one). Its
+    numbers are not the methods' at their defaults; the full suite's are."""
     from ..api import method_info, methods
 
-    fallback: dict[str, dict[str, Any]] = {
-        "neuromask": {"steps": 30},
-        "extremal_perturbation": {"steps": 30},
-        "meaningful_perturbation": {"steps": 30},
-        "rise": {"masks": 100},
-        "lime": {"samples": 60},
-        "smoothgrad": {"samples": 8},
-        "integrated_gradients": {"steps": 8},
-    }
-    out = {}
-    for name in sorted(methods()):
-        if "fast" in method_info(name).presets:
-            out[name] = {"preset": "fast"}
-        elif name in fallback:
-            out[name] = fallback[name]
-    return out
+    return {name: {"preset": "fast"} for name in sorted(methods()) if "fast" in method_info(name).presets}
 
 
 def _suites() -> dict[str, Suite]:

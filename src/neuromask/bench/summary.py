@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from .report import CORRECT, DERIVED, GroupStats, Verdict, interval
+from ..outputs import Cell, Page
 from .suites import DEV_PHOTOS, Goals
+from .tables import CORRECT, DERIVED, GroupStats, Verdict, interval
 
 
 def display(group: str) -> str:
@@ -42,8 +43,8 @@ def _latest(machine: dict[str, Any]) -> dict[str, Any]:
     return runs[-1] if runs and isinstance(runs[-1], dict) else {}
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+def _num(value: float) -> str:
+    return "–" if not math.isfinite(value) else f"{value:.3f}"
 
 
 def write_summary(
@@ -53,74 +54,62 @@ def write_summary(
     ours = goal.highlight
     run = _latest(machine)
     methods = sorted({m for s in groups.values() for m in s.methods})
-    lines = [f"# Benchmark summary: the {run.get('suite', '?')} suite, {ours} at its defaults", ""]
-    lines += [
+    page = Page(f"Benchmark summary: the {run.get('suite', '?')} suite, {ours} at its defaults")
+    page.paragraph(
         f"**What ran.** `neuromask benchmark --suite {run.get('suite', '?')}`: {len(methods)} methods "
         f"({', '.join(methods)}), each at its defaults with pixel-sized options scaled to the image, on these "
-        "groups (every number below is read from `rows.parquet`; `python -m neuromask.cli.main benchmark "
-        "--report-only --out DIR` rewrites this file):",
-        "",
-    ]
-    sizes = []
+        "groups (every number below is read from `rows.parquet`; `neuromask benchmark --report-only --out DIR` "
+        "rewrites this file):"
+    )
+    sizes: list[list[str | Cell]] = []
     for name, stats in groups.items():
         sanity = stats.cells.get((ours, "randomisation"))
         sizes.append([display(name), f"`{name}`", _units(stats), str(sanity.n) if sanity else "–"])
-    lines += _table(["group", "rows", "images", f"randomisation on ({ours})"], sizes) + [""]
-    lines += [
+    page.table(["group", "rows", "images", f"randomisation on ({ours})"], sizes)
+    page.paragraph(
         "Every figure is a mean with a 95 % interval: a percentile bootstrap of the images (of the scenes for "
         "two-object scenes, whose two explanations are resampled together), Wilson's interval for proportions. "
         "Comparisons are paired: a verdict such as *within 0.02 of the best* is read from the bootstrap interval "
-        "of the difference between the two methods on the same images, not from the two means.",
-        "",
-    ]
+        "of the difference between the two methods on the same images, not from the two means."
+    )
     if run:
-        lines += [
+        page.paragraph(
             f"**Where it ran.** {run.get('cpu')} ({run.get('cores_usable')} cores usable"
             + (f", {run['gpu']}" if run.get("gpu") else "")
             + f"), torch {run.get('torch')}, device {run.get('device')}, commit {run.get('neuromask_commit')}, "
-            f"started {run.get('started')} (load average {run.get('load_average_1min_at_start')}). The `seconds` "
-            "rows are that machine's.",
-            "",
-        ]
-    lines += [f"## {ours} against the best other method (paired)", ""]
-    rows = []
-    for v in verdicts:
-        if v.what in goal.localisation:
-            rows.append([display(v.group), v.what, v.ours, v.against, f"**{v.verdict}**" if "first" not in v.verdict
-                         else v.verdict])  # fmt: skip
-    lines += _table(["group", "metric", ours, "best other; gap (best − ours)", "verdict"], rows) + [""]
-    lines += _pairs(groups, ours, goal)
-    lines += _randomisation(groups, ours, goal)
-    lines += _photos(groups, ours, goal, verdicts)
-    losses = [v for v in verdicts if "missed" in v.verdict or "undecided" in v.verdict]
-    lines += ["## Where it loses or cannot be told apart", ""]
-    lines += [f"- {display(v.group)}: {v.what}: {v.ours}; {v.against}: {v.verdict}." for v in losses] or ["- nowhere"]
-    lines.append("")
-    failures = [(name, m, e, k) for name, s in groups.items() for (m, e), k in sorted(s.errors.items())]
-    lines += ["## Failures", ""]
-    lines += [f"- {display(n)} / {m}: {k} row(s): `{e}`" for n, m, e, k in failures] or ["- none"]
-    lines += [
-        "",
-        "## Elsewhere",
-        "",
-        "Steps against quality: `../neuromask_steps.md`; seconds per image on an idle machine: `../speed.md`, "
-        "`../speed_methods.md`; the suite's time: `../full_suite_estimate.md`.",
-        "",
-        "## How to reproduce",
-        "",
-        "```sh",
-        "neuromask benchmark --suite full --out benchmarks/results/benchmark      # resumable; rerun to continue",
-        "neuromask benchmark --suite full --out benchmarks/results/benchmark --report-only",
-        "```",
-        "",
+            f"started {run.get('started')} (load average {_num(run.get('load_average_1min_at_start') or math.nan)}). "
+            "The `seconds` rows are that machine's."
+        )
+    page.heading(2, f"{ours} against the best other method (paired)")
+    rows: list[list[str | Cell]] = [
+        [display(v.group), v.what, v.ours, v.against, Cell(v.verdict, bold="first" not in v.verdict)]
+        for v in verdicts
+        if v.what in goal.localisation
     ]
-    path = out / "SUMMARY.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    page.table(["group", "metric", ours, "best other; gap (best − ours)", "verdict"], rows)
+    _pairs(page, groups, ours, goal)
+    _randomisation(page, groups, ours, goal)
+    _photos(page, groups, ours, verdicts)
+    losses = [v for v in verdicts if "missed" in v.verdict or "undecided" in v.verdict]
+    page.heading(2, "Where it loses or cannot be told apart")
+    page.items([f"{display(v.group)}: {v.what}: {v.ours}; {v.against}: {v.verdict}." for v in losses] or ["nowhere"])
+    failures = [(name, m, e, k) for name, s in groups.items() for (m, e), k in sorted(s.errors.items())]
+    page.heading(2, "Failures")
+    page.items([f"{display(n)} / {m}: {k} row(s): `{e}`" for n, m, e, k in failures] or ["none"])
+    page.heading(2, "Elsewhere")
+    page.paragraph(
+        "Steps against quality: `../neuromask_steps.md`; seconds per image on an idle machine: `../speed.md`, "
+        "`../speed_methods.md`; the suite's time: `../full_suite_estimate.md`."
+    )
+    page.heading(2, "How to reproduce")
+    page.preformatted(
+        "neuromask benchmark --suite full --out benchmarks/results/benchmark      # resumable; rerun to continue\n"
+        "neuromask benchmark --suite full --out benchmarks/results/benchmark --report-only"
+    )
+    return page.write(out / "SUMMARY.md", None)[0]
 
 
-def _pairs(groups: dict[str, GroupStats], ours: str, goal: Goals) -> list[str]:
-    lines: list[str] = []
+def _pairs(page: Page, groups: dict[str, GroupStats], ours: str, goal: Goals) -> None:
     for name, stats in groups.items():
         if (ours, CORRECT) not in stats.cells:
             continue
@@ -131,76 +120,64 @@ def _pairs(groups: dict[str, GroupStats], ours: str, goal: Goals) -> list[str]:
             (m for m in stats.values["mass_margin"] if m != ours and stats.cells[(m, "mass_margin")].n),
             key=lambda m: -stats.cells[(m, "mass_margin")].mean,
         )[:3]
-        lines += [
-            f"## Two-object scenes ({display(name)})",
-            "",
+        page.heading(2, f"Two-object scenes ({display(name)})")
+        page.paragraph(
             f"The own object gets more of {ours}'s mass than the other in {hits} of {share.n} cases "
             f"({scenes} scenes): {interval(share)} (Wilson, counted over scenes); goal at least "
             f"{goal.min_correct:.0%}. The mean own-minus-other margin is {interval(margin)}, goal at least "
             f"{goal.min_margin}. Next: "
             + ", ".join(f"{m} {_num(stats.cells[(m, 'mass_margin')].mean)}" for m in others)
-            + ".",
-            "",
-        ]
-    return lines
+            + "."
+        )
 
 
-def _num(value: float) -> str:
-    return "–" if not math.isfinite(value) else f"{value:.3f}"
-
-
-def _randomisation(groups: dict[str, GroupStats], ours: str, goal: Goals) -> list[str]:
+def _randomisation(page: Page, groups: dict[str, GroupStats], ours: str, goal: Goals) -> None:
     names = [n for n, s in groups.items() if "randomisation" in s.values]
     if not names:
-        return []
+        return
     methods = sorted({m for n in names for m in groups[n].values["randomisation"]})
     methods = [ours] + [m for m in methods if m != ours] if ours in methods else methods
-    rows = []
+    rows: list[list[str | Cell]] = []
     for m in methods:
-        cells = []
+        cells: list[str | Cell] = [Cell(m, bold=m == ours)]
         for n in names:
             est = groups[n].cells.get((m, "randomisation"))
             cells.append("–" if est is None or not est.n else _num(est.mean))
-        rows.append([f"**{m}**" if m == ours else m] + cells)
-    lines = [
-        "## Randomisation",
-        "",
+        rows.append(cells)
+    page.heading(2, "Randomisation")
+    page.paragraph(
         "The rank correlation between a method's map for the trained model and its map for the same network "
         f"with every weight re-drawn (lower is better; goal for {ours}: below {goal.max_randomisation}), on "
-        "the images in the first table's last column, spread over each group:",
-        "",
-    ]
-    lines += _table(["method"] + [display(n) for n in names], rows) + [""]
-    for n in names:
-        est = groups[n].cells.get((ours, "randomisation"))
-        if est is not None and est.n:
-            lines.append(f"- {display(n)}: {ours} {interval(est)} (n={est.n}).")
-    return lines + [""]
+        "the images in the first table's last column, spread over each group:"
+    )
+    page.table(["method"] + [display(n) for n in names], rows)
+    page.items(
+        [
+            f"{display(n)}: {ours} {interval(est)} (n={est.n})."
+            for n in names
+            if (est := groups[n].cells.get((ours, "randomisation"))) is not None and est.n
+        ]
+    )
 
 
-def _photos(groups: dict[str, GroupStats], ours: str, goal: Goals, verdicts: list[Verdict]) -> list[str]:
-    lines: list[str] = []
+def _photos(page: Page, groups: dict[str, GroupStats], ours: str, verdicts: list[Verdict]) -> None:
     for name, stats in groups.items():
         if not name.startswith("photos-") or DERIVED not in stats.values:
             continue
         dev = {spec.partition(":")[2].split(".")[0] + ".png" for spec in DEV_PHOTOS}
         test = [i for i, image in enumerate(stats.images) if image not in dev]
-        rows = []
+        rows: list[list[str | Cell]] = []
         for m in sorted(stats.values[DERIVED], key=lambda m: -stats.cells[(m, DERIVED)].mean):
-            values = stats.values[DERIVED][m]
-            held = values[test]
+            held = stats.values[DERIVED][m][test]
             held_mean = float(np.nanmean(held)) if np.isfinite(held).any() else math.nan
-            rows.append([f"**{m}**" if m == ours else m, interval(stats.cells[(m, DERIVED)]),
+            rows.append([Cell(m, bold=m == ours), interval(stats.cells[(m, DERIVED)]),
                          str(stats.cells[(m, DERIVED)].n), _num(held_mean)])  # fmt: skip
-        photo_verdicts = [v for v in verdicts if v.group == name and v.what == "insertion − deletion"]
-        lines += [
-            "## Photos: insertion − deletion",
-            "",
+        page.heading(2, "Photos: insertion − deletion")
+        page.paragraph(
             f"On {len(stats.images)} offline photos whose object is an ImageNet class ({', '.join(stats.images)}), "
             f"each explained for the model's top-1 class. {len(dev & set(stats.images))} of them were used to tune "
-            "the defaults (the last column leaves them out).",
-            "",
-        ]
-        lines += _table(["method", "insertion − deletion", "n", "without the tuning photos"], rows) + [""]
-        lines += [f"- {v.what}: {ours} {v.ours}; {v.against}: {v.verdict}." for v in photo_verdicts] + [""]
-    return lines
+            "the defaults (the last column leaves them out)."
+        )
+        page.table(["method", "insertion − deletion", "n", "without the tuning photos"], rows)
+        page.items([f"{v.what}: {ours} {v.ours}; {v.against}: {v.verdict}." for v in verdicts
+                    if v.group == name and v.what == "insertion − deletion"])  # fmt: skip

@@ -21,7 +21,7 @@ from .compare import chosen_methods, skipped_line
 from .explain_dataset import add_dataset_arguments, method_options, run_options
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from ..evaluation import DEFAULT, metric_names
 
     p = sub.add_parser(

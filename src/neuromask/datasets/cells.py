@@ -35,13 +35,15 @@ def _ellipse(shape: tuple[int, int], centre: tuple[float, float], a: float, b: f
     dy, dx = rows - centre[0], cols - centre[1]
     u = dx * np.cos(angle) + dy * np.sin(angle)
     v = -dx * np.sin(angle) + dy * np.cos(angle)
-    return (u / a) ** 2 + (v / b) ** 2 <= 1.0
+    inside: np.ndarray = (u / a) ** 2 + (v / b) ** 2 <= 1.0
+    return inside
 
 
 def _ring(shape: tuple[int, int], centre: tuple[float, float], radius: float) -> np.ndarray:
     rows, cols = np.mgrid[: shape[0], : shape[1]].astype(np.float64)
     distance = np.hypot(rows - centre[0], cols - centre[1])
-    return np.abs(distance - radius) <= 0.6
+    ring: np.ndarray = np.abs(distance - radius) <= 0.6
+    return ring
 
 
 @DATASETS.register("cells", classes=CLASSES)

@@ -34,7 +34,7 @@ def write_folder(
         The images' IDs (``<class>/<index>.png``), in order.
     """
     out = Path(out)
-    ids = []
+    ids: list[str] = []
     for chunk in stream(name, n, seed=seed, start=start, batch_size=64, **options):
         for i in range(len(chunk)):
             index = start + len(ids)

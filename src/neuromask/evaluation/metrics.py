@@ -25,14 +25,11 @@ metrics on the model's input (the stored map brought back to it).
 from __future__ import annotations
 
 import hashlib
-import inspect
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError, UnknownNameError
-from ..metrics import METRICS
-from ..registry import Entry
+from ..metrics import MetricInfo, metric_info, metrics
 
 # The contract's names for registered metrics.
 ALIASES: dict[str, str] = {
@@ -72,13 +69,13 @@ class MetricSpec:
 
     Attributes:
         name: the name in ``--metrics``, the rows and the report.
-        entry: the registry entry it calls.
+        info: the registered metric it scores with (:func:`neuromask.metrics.metric_info`).
         options: its complete options (signature defaults, evaluate's, the user's).
         hash: a digest of ``options``: a changed option is a new score, never a reuse.
     """
 
     name: str
-    entry: Entry[Callable[..., Any]]
+    info: MetricInfo
     options: dict[str, Any] = field(default_factory=dict)
     hash: str = ""
 
@@ -96,7 +93,7 @@ class MetricSpec:
 
     @property
     def needs(self) -> tuple[str, ...]:
-        return tuple(self.entry.meta["needs"])
+        return self.info.needs
 
     @property
     def needs_truth(self) -> bool:
@@ -108,7 +105,8 @@ class MetricSpec:
 
     @property
     def needs_model(self) -> bool:
-        return "model" in self.needs or "explain" in self.needs
+        """Whether it needs the model, or the images as the model sees them (which need its preprocessing)."""
+        return bool({"model", "explain", "inputs"} & set(self.needs))
 
     @property
     def explains(self) -> bool:
@@ -121,39 +119,34 @@ class MetricSpec:
 
     @property
     def higher_is_better(self) -> bool:
-        return bool(self.entry.meta["higher_is_better"])
+        return self.info.higher_is_better
 
     @property
     def category(self) -> str:
-        return str(self.entry.meta["category"])
+        return self.info.category
 
     @property
     def proportion(self) -> bool:
         return self.name in PROPORTIONS
 
-    def applies_to(self, method_is_mask: bool) -> bool:
-        """Whether the metric scores this method's maps (mask-only metrics need maps in [0, 1])."""
-        return self.entry.meta.get("applies_to", "any") == "any" or method_is_mask
+    def applies(self, kind: str) -> bool:
+        """Whether the metric scores maps of a method of this kind (mask-only metrics need maps in [0, 1])."""
+        return self.info.applies(kind)
 
 
 def names() -> list[str]:
     """Every metric name ``evaluate`` takes: the contract's, then the other registered ones."""
     covered = set(ALIASES.values())
-    return list(ALIASES) + [e.name for e in METRICS if e.name not in covered and e.name not in UNSUPPORTED]
+    return list(ALIASES) + [m for m in metrics() if m not in covered and m not in UNSUPPORTED]
 
 
-def entry(name: str) -> Entry[Callable[..., Any]]:
-    """The registry entry behind an ``evaluate`` metric name."""
+def info(name: str) -> MetricInfo:
+    """The registered metric behind an ``evaluate`` metric name."""
     if name not in names():
         hint = next((alias for alias, target in ALIASES.items() if target == name and alias != name), None)
         extra = f" (evaluate calls it '{hint}')" if hint else ""
         raise UnknownNameError(f"unknown metric '{name}'{extra}; metrics: {', '.join(names())}")
-    return METRICS.entry(ALIASES.get(name, name))
-
-
-def _signature_options(fn: Callable[..., Any]) -> dict[str, Any]:
-    sig = inspect.signature(fn)
-    return {p.name: p.default for p in sig.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    return metric_info(ALIASES.get(name, name))
 
 
 def _digest(name: str, options: dict[str, Any]) -> str:
@@ -168,11 +161,8 @@ def resolve(name: str, options: dict[str, Any] | None = None) -> MetricSpec:
     Raises:
         UnknownNameError: an unknown metric or option name.
     """
-    found = entry(name)
-    complete = _signature_options(found.obj)
-    # What evaluate passes itself, never a user option.
-    complete.pop("method", None)
-    complete.pop("params", None)
+    found = info(name)
+    complete = dict(found.options)
     complete.update(DEFAULT_OPTIONS.get(name, {}))
     complete[IMAGES] = None
     given = dict(options or {})
@@ -201,7 +191,7 @@ def select(
     """
     options = options or {}
     if requested is None:
-        chosen = [m for m in DEFAULT if truth or "evidence" not in entry(m).meta["needs"]]
+        chosen = [m for m in DEFAULT if truth or "evidence" not in info(m).needs]
     else:
         chosen = list(requested)
         if len(set(chosen)) != len(chosen):

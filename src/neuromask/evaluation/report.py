@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import html
 import json
 import math
 from collections import defaultdict
@@ -26,8 +25,9 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from ..errors import InputError
-from .metrics import PROPORTIONS, entry
-from .stats import RESAMPLES, Estimate, Resamples, ranks, win_shares
+from ..outputs import Cell, Page
+from .metrics import PROPORTIONS, info
+from .stats import RESAMPLES, Resamples, ranks, win_shares
 
 SUMMARY = "summary.csv"
 REPORT_MD = "report.md"
@@ -37,6 +37,8 @@ PICTURES = "report"
 QUALITY = ("localisation", "faithfulness", "sanity")
 # Pictures per method: this many best and this many worst images.
 EXTREMES = 2
+# Numbers right-aligned, the method column left.
+NUMBERS_STYLE = "td,th{text-align:right}td:first-child,th:first-child{text-align:left}"
 
 
 @dataclass
@@ -83,7 +85,7 @@ def summarise(
     boot = Resamples(table.images, clusters, resamples=resamples, seed=seed)
     rows = []
     for metric in table.metrics:
-        higher = bool(entry(metric).meta["higher_is_better"])
+        higher = info(metric).higher_is_better
         rank = ranks(table.values[metric], boot, higher_is_better=higher)
         for method in table.methods:
             est = boot.mean(table.values[metric][method], proportion=metric in PROPORTIONS)
@@ -134,10 +136,10 @@ def recommend(
     table: Table, summary: list[dict[str, Any]], boot: Resamples, clusters: dict[str, str] | None
 ) -> tuple[str, dict[str, float]]:
     """The paragraph on which method to use and how sure that is, and every method's win share."""
-    quality = [m for m in table.metrics if entry(m).meta["category"] in QUALITY]
+    quality = [m for m in table.metrics if info(m).category in QUALITY]
     if not quality or len(table.methods) < 2:
         return ("With a single method or no quality metric there is nothing to choose between.", {})
-    directions = {m: bool(entry(m).meta["higher_is_better"]) for m in quality}
+    directions = {m: info(m).higher_is_better for m in quality}
     shares = win_shares({m: table.values[m] for m in quality}, directions, boot)
     by = {(r["method"], r["metric"]): r for r in summary}
     # Equal shares (e.g. 0 % for every method but the winner) are ordered by the mean rank.
@@ -215,7 +217,7 @@ def _pictures(
         except InputError:
             truth = None  # the ground truth moved: pictures without the outlines
 
-    higher = bool(entry(metric).meta["higher_is_better"])
+    higher = info(metric).higher_is_better
     folder = out / PICTURES
     folder.mkdir(exist_ok=True)
     made = {}
@@ -266,16 +268,14 @@ def write_report(out: str | Path, *, resamples: int = RESAMPLES) -> tuple[list[d
     summary, boot = summarise(table, clusters, resamples=resamples, seed=_seed(record))
     text, shares = recommend(table, summary, boot, clusters)
     results = {(r["image"], r["method"]): r for r in pq.read_table(out / "results.parquet").to_pylist()}
-    primary = next((m for m in metrics if entry(m).meta["category"] in QUALITY), metrics[0])
+    primary = next((m for m in metrics if info(m).category in QUALITY), metrics[0])
     pictures = _pictures(out, record, table, primary, results)
     seconds = _seconds(out, methods)
     failures = _failures(out)
 
     written = [_write_csv(out / SUMMARY, summary)]
-    sections = _sections(record, table, summary, boot, text, shares, seconds, pictures, primary, failures)
-    (out / REPORT_MD).write_text(_markdown(sections, out), encoding="utf-8")
-    (out / REPORT_HTML).write_text(_html(sections, out), encoding="utf-8")
-    written += [out / REPORT_MD, out / REPORT_HTML, *pictures.values()]
+    page = _page(record, table, summary, boot, text, shares, seconds, pictures, primary, failures, out)
+    written += page.write(out / REPORT_MD, out / REPORT_HTML) + list(pictures.values())
     return summary, text, written
 
 
@@ -310,23 +310,7 @@ def _failures(out: Path) -> list[str]:
     return [f"{image}: {reason} ({len(hit)} rows)" for (image, reason), hit in sorted(grouped.items())]
 
 
-@dataclass
-class Sections:
-    """The report's content as data, written as Markdown and as HTML from the same values."""
-
-    title: str
-    intro: str
-    recommendation: str
-    header: list[str]
-    rows: list[list[str]]
-    rankings: list[tuple[str, list[str]]]
-    seconds: list[tuple[str, str]]
-    pictures: list[tuple[str, Path]]
-    picture_metric: str
-    failures: list[str]
-
-
-def _sections(
+def _page(
     record: dict[str, Any],
     table: Table,
     summary: list[dict[str, Any]],
@@ -337,41 +321,14 @@ def _sections(
     pictures: dict[str, Path],
     primary: str,
     failures: list[str],
-) -> Sections:
+    out: Path,
+) -> Page:
+    """The report as a :class:`~neuromask.outputs.Page` (written as Markdown and as HTML)."""
     by = {(r["method"], r["metric"]): r for r in summary}
-    order = sorted(table.methods, key=lambda m: -shares.get(m, 0.0))
-    header = ["method"] + [f"{m} {'↑' if entry(m).meta['higher_is_better'] else '↓'}" for m in table.metrics]
-    if shares:
-        header.append("best mean rank in")
-    rows = []
-    for method in order:
-        cells = [method]
-        for metric in table.metrics:
-            row = by[(method, metric)]
-            rank = f" (#{row['rank']})" if row["rank"] is not None else ""
-            cells.append(f"{_interval(row)} n={row['n']}{rank}")
-        if shares:
-            cells.append(f"{shares.get(method, 0.0):.0%}")
-        rows.append(cells)
-    rankings = []
-    for metric in table.metrics:
-        entries = sorted(
-            (by[(m, metric)] for m in table.methods if by[(m, metric)]["n"]),
-            key=lambda r: (r["rank"], -r["mean"] if r["higher_is_better"] else r["mean"]),
-        )
-        lines = []
-        if entries:
-            lead = entries[0]["method"]
-            for r in entries:
-                line = f"{r['rank']}. {r['method']} {_interval(r)} (n={r['n']})"
-                if r["method"] != lead:
-                    d = boot.difference(table.values[metric][r["method"]], table.values[metric][lead])
-                    line += f"; minus {lead}: {_fmt(d.mean)} [{_fmt(d.low)}, {_fmt(d.high)}]"
-                lines.append(line)
-        rankings.append((metric, lines))
     truth = record.get("truth")
     units = "images" if not record.get("clusters") else "images, resampled by cluster"
-    intro = (
+    page = Page("neuromask evaluate", style=NUMBERS_STYLE)
+    page.paragraph(
         f"Model `{record['model']}` on `{record['source']}`: {len(table.images)} {units}, "
         f"{len(table.methods)} methods, metrics {', '.join(table.metrics)}; ground truth: "
         + (f"{truth['kind']} `{truth['path']}`" if truth else "none")
@@ -380,68 +337,47 @@ def _sections(
         "the difference (ties where that interval contains 0), never the point estimates alone; the intervals "
         "are not corrected for the number of comparisons."
     )
-    return Sections(
-        title="neuromask evaluate",
-        intro=intro,
-        recommendation=text,
-        header=header,
-        rows=rows,
-        rankings=rankings,
-        seconds=[(m, f"{seconds[m]:.3f}") for m in table.methods if m in seconds],
-        pictures=[(m, p) for m, p in pictures.items()],
-        picture_metric=primary,
-        failures=failures,
-    )
-
-
-def _markdown(s: Sections, out: Path) -> str:
-    lines = [f"# {s.title}", "", s.intro, "", "## Which method to use", "", s.recommendation, ""]
-    lines += ["## Means, 95 % intervals and ranks", ""]
-    lines += ["| " + " | ".join(s.header) + " |", "|" + "---|" * len(s.header)]
-    lines += ["| " + " | ".join(row) + " |" for row in s.rows]
-    lines += ["", "## Rankings (paired differences to the first)", ""]
-    for metric, entries in s.rankings:
-        lines += [f"**{metric}**", ""] + [f"- {e}" for e in entries] + [""]
-    if s.seconds:
-        lines += ["## Seconds per image (median, explanation only)", "", "| method | seconds |", "|---|---:|"]
-        lines += [f"| {m} | {v} |" for m, v in s.seconds] + [""]
-    if s.pictures:
-        lines += [f"## Best and worst images per method ({s.picture_metric})", ""]
-        lines += [f"![{m}]({p.relative_to(out).as_posix()})" for m, p in s.pictures] + [""]
-    lines += ["## Failures", ""] + ([f"- {f}" for f in s.failures] or ["- none"]) + [""]
-    return "\n".join(lines)
-
-
-def _html(s: Sections, out: Path) -> str:
-    def esc(text: str) -> str:
-        return html.escape(text).replace("**", "")
-
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>neuromask evaluate</title>",
-        "<style>body{font-family:sans-serif;margin:2em;max-width:90em}table{border-collapse:collapse;font-size:85%}"
-        "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:first-child,th:first-child{text-align:left}"
-        "img{max-width:100%;margin:4px 0}</style></head><body>",
-        f"<h1>{esc(s.title)}</h1><p>{esc(s.intro)}</p>",
-        f"<h2>Which method to use</h2><p>{esc(s.recommendation)}</p>",
-        "<h2>Means, 95 % intervals and ranks</h2><table>",
-        "<tr>" + "".join(f"<th>{esc(h)}</th>" for h in s.header) + "</tr>",
-        *("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in s.rows),
-        "</table><h2>Rankings (paired differences to the first)</h2>",
-    ]
-    for metric, entries in s.rankings:
-        parts.append(f"<h3>{esc(metric)}</h3><ol>" + "".join(f"<li>{esc(e)}</li>" for e in entries) + "</ol>")
-    if s.seconds:
-        parts.append(
-            "<h2>Seconds per image (median, explanation only)</h2><table><tr><th>method</th><th>seconds</th></tr>"
+    page.heading(2, "Which method to use")
+    page.paragraph(text)
+    page.heading(2, "Means, 95 % intervals and ranks")
+    header = ["method"] + [f"{m} {'↑' if info(m).higher_is_better else '↓'}" for m in table.metrics]
+    header += ["best mean rank in"] if shares else []
+    rows: list[list[str | Cell]] = []
+    for method in sorted(table.methods, key=lambda m: -shares.get(m, 0.0)):
+        cells: list[str | Cell] = [method]
+        for metric in table.metrics:
+            row = by[(method, metric)]
+            rank = f" (#{row['rank']})" if row["rank"] is not None else ""
+            cells.append(Cell(f"{_interval(row)} n={row['n']}{rank}", bold=row["rank"] == 1))
+        if shares:
+            cells.append(f"{shares.get(method, 0.0):.0%}")
+        rows.append(cells)
+    page.table(header, rows)
+    page.heading(2, "Rankings (paired differences to the first)")
+    for metric in table.metrics:
+        entries = sorted(
+            (by[(m, metric)] for m in table.methods if by[(m, metric)]["n"]),
+            key=lambda r: (r["rank"], -r["mean"] if r["higher_is_better"] else r["mean"]),
         )
-        parts += [f"<tr><td>{esc(m)}</td><td>{esc(v)}</td></tr>" for m, v in s.seconds]
-        parts.append("</table>")
-    if s.pictures:
-        parts.append(f"<h2>Best and worst images per method ({esc(s.picture_metric)})</h2>")
-        parts += [f"<img src='{html.escape(p.relative_to(out).as_posix())}' alt='{esc(m)}'>" for m, p in s.pictures]
-    parts.append("<h2>Failures</h2><ul>" + "".join(f"<li>{esc(f)}</li>" for f in s.failures or ["none"]) + "</ul>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+        lines = []
+        for r in entries:
+            line = f"{r['rank']}. {r['method']} {_interval(r)} (n={r['n']})"
+            if r["method"] != entries[0]["method"]:
+                d = boot.difference(table.values[metric][r["method"]], table.values[metric][entries[0]["method"]])
+                line += f"; minus {entries[0]['method']}: {_fmt(d.mean)} [{_fmt(d.low)}, {_fmt(d.high)}]"
+            lines.append(line)
+        page.heading(3, metric)
+        page.items(lines)
+    if seconds:
+        page.heading(2, "Seconds per image (median, explanation only)")
+        page.table(["method", "seconds"], [[m, f"{seconds[m]:.3f}"] for m in table.methods if m in seconds])
+    if pictures:
+        page.heading(2, f"Best and worst images per method ({primary})")
+        for method, path in pictures.items():
+            page.image(path.relative_to(out).as_posix(), method)
+    page.heading(2, "Failures")
+    page.items(failures or ["none"])
+    return page
 
 
-__all__ = ["write_report", "summarise", "recommend", "load_table", "Estimate"]
+__all__ = ["write_report", "summarise", "recommend", "load_table", "flat_metrics"]

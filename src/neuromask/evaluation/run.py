@@ -189,7 +189,7 @@ def evaluate(
             device=device,
             quiet=quiet,
         )
-        samples = open_source(source, kind_for_target(source, source_kind, target))
+        samples = open_source(Path(source), kind_for_target(source, source_kind, target))
         scorer = _Scorer(out, samples, model, explained, target, specs, truth, other, batch_size)
         busy = f"another evaluate run is scoring into '{out}'; wait for it or use another --out"
         with locked(out / ".scores.lock", busy):
@@ -264,7 +264,7 @@ class _Scorer:
         self.other = other
         self.batch_size = batch_size
         self.hashes = {m: options_hash(o, target) for m, o in self.options.items()}
-        self.is_mask = {m: method_info(m).is_mask for m in self.methods}
+        self.kind = {m: method_info(m).kind for m in self.methods}
         rows = RunResults(out).table.to_pylist()
         self.explained = {
             (r["image"], r["method"]): r for r in rows if r["options_hash"] == self.hashes.get(r["method"])
@@ -276,7 +276,7 @@ class _Scorer:
                     self.keys[(samples[i].id, method, spec.name)] = self._key(samples[i].id, method, spec)
 
     def applicable(self, method: str) -> list[MetricSpec]:
-        return [s for s in self.specs if s.applies_to(self.is_mask[method])]
+        return [s for s in self.specs if s.applies(self.kind[method])]
 
     def _key(self, image: str, method: str, spec: MetricSpec) -> str:
         parts = [image, method, self.model_key, self.hashes[method], spec.name, spec.hash]
@@ -335,7 +335,7 @@ class _Scorer:
         keys = []
         for image in self.truth.extra_images(s.id for s in self.samples):
             key = "\x1f".join([image, NO_METHOD, self.model_key, "ground_truth"])
-            reason = f"named in {self.truth.path.name} but not in SOURCE; check its file names"
+            reason = f"named in {self.truth.describe()} but not in SOURCE; check its file names"
             record = self._record(key, NO_METHOD, Score(image, "ground_truth", "failed", error=reason))
             if manifest.records.get(key, {}).get("error") != reason:
                 manifest.append(record)

@@ -24,6 +24,7 @@ import torch
 
 from ..errors import NeuromaskError
 from ..images import preprocess_image, to_input_size
+from ..metrics import ScoringData, score
 from ..types import LoadedModel
 from .metrics import MetricSpec
 
@@ -148,13 +149,12 @@ def _map_score(spec: MetricSpec, task: ScoreTask) -> float:
     """A metric on the stored map alone (with the ground truth, if it needs it), at the image's size."""
     if spec.from_record:
         return math.nan if task.seconds is None else float(task.seconds)
-    attribution = torch.from_numpy(np.ascontiguousarray(task.map))[None]
-    args: list[torch.Tensor] = [attribution]
-    if spec.needs_truth:
-        args.append(torch.from_numpy(task.truth)[None])
-    if spec.needs_other_truth:
-        args.append(torch.from_numpy(task.other_truth)[None])
-    return float(spec.entry.obj(*args, **spec.function_options)[0])
+    data = ScoringData(
+        attribution=torch.from_numpy(np.ascontiguousarray(task.map))[None],
+        evidence=None if task.truth is None else torch.from_numpy(task.truth)[None],
+        other_evidence=None if task.other_truth is None else torch.from_numpy(task.other_truth)[None],
+    )
+    return float(score(spec.info.name, data, **spec.function_options)[0])
 
 
 def _model_scores(
@@ -171,6 +171,8 @@ def _model_scores(
         return [_failed(task.image, spec.name, exc) for spec in specs for task in ready[spec.name]]
     prepared: dict[str, tuple[torch.Tensor, torch.Tensor, Any]] = {}
     for image, task in needed.items():
+        if task.map is None:  # a task without a map has an error for every metric: never ready
+            continue
         try:
             inputs, geometry = preprocess_image(model, decode_image(task.data or b"", image))
             prepared[image] = (inputs, torch.from_numpy(to_input_size(task.map, geometry)), geometry)
@@ -209,41 +211,23 @@ def _call(
     tasks: list[ScoreTask],
     prepared: dict[str, tuple[torch.Tensor, torch.Tensor, Any]],
 ) -> list[float]:
-    inputs = torch.stack([prepared[t.image][0] for t in tasks])
+    """One metric on ``tasks`` together: one call, or for a metric that explains again one call
+    per explanation batch (``batch.batch_size`` images, as the maps were made)."""
+    device = next(model.module.parameters(), torch.zeros(0)).device
+    inputs = torch.stack([prepared[t.image][0] for t in tasks]).to(device)
     attribution = torch.stack([prepared[t.image][1] for t in tasks])
     target = torch.tensor([int(t.target or 0) for t in tasks])
-    if spec.explains:
-        return _explaining(model, batch, spec, inputs, target, attribution)
-    values = spec.entry.obj(model.module, inputs.to(_device(model)), target, attribution, **spec.function_options)
-    return [float(v) for v in values]
-
-
-def _device(model: LoadedModel) -> torch.device:
-    return next(model.module.parameters(), torch.zeros(0)).device
-
-
-def _explaining(
-    model: LoadedModel,
-    batch: ScoreBatch,
-    spec: MetricSpec,
-    inputs: torch.Tensor,
-    target: torch.Tensor,
-    attribution: torch.Tensor,
-) -> list[float]:
-    """A metric that explains again (model-parameter randomisation), in sub-batches of the
-    explanation batch size: the method runs with the request's options on the model's input."""
+    step = max(1, batch.batch_size) if spec.explains else len(tasks)
     values: list[float] = []
-    step = max(1, batch.batch_size)
-    for start in range(0, inputs.shape[0], step):
+    for start in range(0, len(tasks), step):
         part = slice(start, start + step)
-        out = spec.entry.obj(
-            model,
-            inputs[part],
-            target[part],
-            attribution[part],
+        data = ScoringData(
+            attribution=attribution[part],
+            model=model,
+            inputs=inputs[part],
+            target=target[part],
             method=batch.method,
             params=batch.params,
-            **spec.function_options,
         )
-        values += [float(v) for v in out]
+        values += [float(v) for v in score(spec.info.name, data, **spec.function_options)]
     return values

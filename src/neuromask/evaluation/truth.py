@@ -25,6 +25,7 @@ import hashlib
 import io
 import json
 import math
+import os
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
@@ -62,7 +63,11 @@ class MaskFolder:
 
     kind = "masks"
 
-    def __init__(self, root: str | Path) -> None:
+    def describe(self) -> str:
+        """The ground truth's file or folder, as a message names it."""
+        return str(self.root)
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise InputError(f"--masks '{root}' is not a folder; give the folder that holds one PNG mask per image")
@@ -120,7 +125,11 @@ class Boxes:
 
     kind = "boxes"
 
-    def __init__(self, path: str | Path) -> None:
+    def describe(self) -> str:
+        """The ground truth's file or folder, as a message names it."""
+        return self.path.name
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise InputError(f"--boxes '{path}' is not a file; give a COCO JSON or a CSV file image,x0,y0,x1,y1")
@@ -230,7 +239,7 @@ def _read_coco(text: str, path: Path) -> dict[str, list[tuple[float, float, floa
 GroundTruth = MaskFolder | Boxes
 
 
-def open_truth(masks: str | Path | None, boxes: str | Path | None) -> GroundTruth | None:
+def open_truth(masks: str | os.PathLike[str] | None, boxes: str | os.PathLike[str] | None) -> GroundTruth | None:
     """The ground truth the request names (at most one of ``masks`` and ``boxes``), or None."""
     if masks is not None and boxes is not None:
         raise InputError("give either --masks or --boxes, not both")

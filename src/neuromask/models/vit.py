@@ -62,7 +62,8 @@ class SelfAttention(nn.Module):
         n, t, d = tokens.shape
         q, k, v = self.qkv(tokens).reshape(n, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         weights = self.softmax(q @ k.transpose(-2, -1) / math.sqrt(d // self.heads))  # (N, heads, T, T)
-        return self.proj((weights @ v).transpose(1, 2).reshape(n, t, d))
+        mixed: torch.Tensor = self.proj((weights @ v).transpose(1, 2).reshape(n, t, d))
+        return mixed
 
 
 class Block(nn.Module):
@@ -78,7 +79,8 @@ class Block(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens (N, T, D) -> (N, T, D)."""
         tokens = tokens + self.attn(self.norm1(tokens))
-        return tokens + self.mlp(self.norm2(tokens))
+        out: torch.Tensor = tokens + self.mlp(self.norm2(tokens))
+        return out
 
 
 def conv_stem(in_channels: int, width: int) -> nn.Sequential:
@@ -146,4 +148,5 @@ class SmallViT(nn.Module):
         tokens = grid.flatten(2).transpose(1, 2)  # (N, h * w, D)
         position = sincos_position_embedding(grid.shape[2], grid.shape[3], self.width)
         tokens = self.blocks(tokens + position.to(tokens))
-        return self.head(self.norm(tokens).mean(dim=1))
+        logits: torch.Tensor = self.head(self.norm(tokens).mean(dim=1))
+        return logits

@@ -18,6 +18,7 @@ decode (:func:`decode_image`), so a worker on another machine needs no access to
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,7 +80,7 @@ def open_source(source: str | Path, kind: str = "auto") -> list[Sample]:
     return samples
 
 
-def kind_for_target(source: str | Path, kind: str, target: str) -> str:
+def kind_for_target(source: str | os.PathLike[str], kind: str, target: str) -> str:
     """The source kind to read: ``auto`` with ``target="class"`` reads a folder of images as an
     ImageFolder layout (the class is the folder), the only folder layout that gives classes."""
     path = Path(source)

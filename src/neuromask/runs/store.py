@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .._core import atomic_path, write_text
 from ..errors import InputError
 
 MAPS = "maps.zarr"
@@ -143,7 +144,6 @@ def read_profile(out: Path, key: str) -> ModelProfile | None:
 def write_profile(out: Path, key: str, model: Any) -> None:
     """Record the input size and normalisation of ``model`` under ``key`` in ``DIR/models.json``,
     so that a rerun with nothing left to explain need not load the model."""
-    from .._core import write_text
 
     path = out / MODELS
     profiles = json.loads(path.read_text()) if path.exists() else {}
@@ -161,21 +161,15 @@ def read_map(root: Path, name: str) -> np.ndarray:
     """The map stored as array ``name`` of the group ``root`` (``DIR/maps.zarr``)."""
     import zarr
 
-    return zarr.open_array(store=str(root / name), mode="r")[...]
+    return np.asarray(zarr.open_array(store=str(root / name), mode="r")[...])
 
 
 def write_parquet(path: Path, schema: pa.Schema, records: Iterable[dict[str, Any]]) -> Path:
     """Write ``records`` (dicts; the schema's fields taken from each) to the Parquet file ``path``, atomically."""
     rows = [{field.name: record.get(field.name) for field in schema} for record in records]
     table = pa.Table.from_pylist(rows, schema=schema)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
+    with atomic_path(path, durable=True) as tmp:
         pq.write_table(table, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -203,7 +197,7 @@ class RunResults:
 
     def rows(self) -> list[dict[str, Any]]:
         """The rows as dicts, ``options`` decoded from JSON."""
-        rows = self.table.to_pylist()
+        rows: list[dict[str, Any]] = self.table.to_pylist()
         for row in rows:
             row["options"] = json.loads(row["options"])
         return rows
