@@ -51,10 +51,12 @@ def save_dataset_grid(
     for r, (title, name, options) in enumerate(rows):
         data = generate(name, samples, seed=seed, **options)
         for i in range(samples):
-            image = data.images[i, 0].numpy()
             evidence = data.evidence[i].numpy()
             top, bottom = axes[2 * r, i], axes[2 * r + 1, i]
-            top.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+            if data.images.shape[1] == 3:  # RGB as it is, grey in grey
+                top.imshow(data.images[i].permute(1, 2, 0).numpy(), interpolation="nearest")
+            else:
+                top.imshow(data.images[i, 0].numpy(), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
             top.contour(evidence.astype(np.float32), levels=[0.5], colors="red", linewidths=0.8)
             top.set_title(data.class_names[int(data.labels[i])], fontsize=8)
             bottom.imshow(evidence, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
