@@ -3,7 +3,7 @@
 EfficientNet-Lite0 at 224 px on ``--images`` composites of the test split (one object on a
 flat background, with their masks), explained by saliency (one backward pass) and by
 NeuroMask at its defaults, then scored on every metric of the contract (energy, AUROC,
-equal-area IoU, pointing game, insertion and deletion at Petsiuk et al.'s 224 steps, and
+equal-area IoU, pointing game, insertion and deletion at evaluate's default 28 steps, and
 the randomisation check). The seconds come from the rows: an explanation's ``seconds`` in
 ``results.parquet``, each score's in ``scores.parquet`` (a batched model call's time
 shared among its images). Also timed: insertion on the same maps with the model's calls
