@@ -29,6 +29,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -41,16 +42,22 @@ from neuromask.bench.runner import GROUPS  # noqa: E402
 RESULTS = Path(__file__).parent / "results"
 
 
-def per_image(group: Path) -> tuple[float, float, float]:
-    """(explanation seconds, score seconds without randomisation, randomisation seconds) per image of a group."""
+def per_image(group: Path) -> dict[str, tuple[float, float, float]]:
+    """Per method: (explanation seconds, score seconds without randomisation, randomisation
+    seconds) per image of a group."""
     explained = pq.read_table(group / "results.parquet").to_pylist()
     scores = pq.read_table(group / "scores.parquet").to_pylist()
-    images = {r["image"] for r in explained}
-    explain = sum(r["seconds"] or 0.0 for r in explained) / len(images)
-    other = sum(r["seconds"] or 0.0 for r in scores if r["metric"] != "randomisation") / len(images)
-    sanity_images = {r["image"] for r in scores if r["metric"] == "randomisation"}
-    sanity = sum(r["seconds"] or 0.0 for r in scores if r["metric"] == "randomisation") / max(1, len(sanity_images))
-    return explain, other, sanity
+    images = len({r["image"] for r in explained})
+    sanity_images = max(1, len({r["image"] for r in scores if r["metric"] == "randomisation"}))
+    out: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for r in explained:
+        out[r["method"]][0] += (r["seconds"] or 0.0) / images
+    for r in scores:
+        if r["metric"] == "randomisation":
+            out[r["method"]][2] += (r["seconds"] or 0.0) / sanity_images
+        else:
+            out[r["method"]][1] += (r["seconds"] or 0.0) / images
+    return {m: (e, o, s) for m, (e, o, s) in out.items()}
 
 
 def main() -> None:
@@ -85,13 +92,15 @@ def main() -> None:
         wall = time.perf_counter() - started
         seconds_in_rows = 0.0
         for name, images in counts.items():
-            explain, other, sanity = per_image(Path(scratch) / GROUPS / name)
+            methods = per_image(Path(scratch) / GROUPS / name)
+            explain, other, sanity = (sum(v[i] for v in methods.values()) for i in range(3))
             sample_images = len(pq.read_table(Path(scratch) / GROUPS / name / "results.parquet")["image"].unique())
             seconds_in_rows += sample_images * (explain + other) + sanity
             k = min(images, suite.sanity_images if suite.sanity_images is not None else images)
             total = images * (explain + other) + k * sanity
             rows.append({"group": name, "images": images, "sanity_images": k, "explain": explain, "score": other,
-                         "randomisation": sanity, "seconds": total})  # fmt: skip
+                         "randomisation": sanity, "seconds": total,
+                         "methods": {m: images * (e + o) + k * r for m, (e, o, r) in methods.items()}})  # fmt: skip
     overhead = wall / seconds_in_rows
     total = sum(r["seconds"] for r in rows)
     machine = describe() | {"load_average_1min_at_start": round(load_start, 2)}
@@ -108,6 +117,14 @@ def main() -> None:
             f"| {r['group']} | {r['images']} | {r['sanity_images']} | {r['explain']:.1f} | {r['score']:.1f} | "
             f"{r['randomisation']:.1f} | {r['seconds'] / 60:.1f} |"
         )
+    # Where the time goes: each method's share of the estimate, over every group (what a trim would save).
+    by_method: dict[str, float] = defaultdict(float)
+    for r in rows:
+        for m, seconds in r["methods"].items():
+            by_method[m] += seconds
+    lines += ["", "| method | minutes (explain, score, randomisation; every group) | share |", "|---|---:|---:|"]
+    for m, seconds in sorted(by_method.items(), key=lambda kv: -kv[1]):
+        lines.append(f"| {m} | {seconds / 60:.1f} | {seconds / total:.0%} |")
     lines += [
         "",
         f"The sample ran for {wall:.0f} s of wall time against {seconds_in_rows:.0f} s in its rows (ratio "
@@ -123,7 +140,8 @@ def main() -> None:
     (args.out / "full_suite_estimate.md").write_text(table + "\n")
     (args.out / "full_suite_estimate.json").write_text(
         json.dumps({"machine": machine, "rows": rows, "wall_seconds": wall, "row_seconds": seconds_in_rows,
-                    "total_minutes": total / 60, "total_minutes_with_overhead": overhead * total / 60}, indent=1)
+                    "by_method_minutes": {m: v / 60 for m, v in by_method.items()}, "total_minutes": total / 60,
+                    "total_minutes_with_overhead": overhead * total / 60}, indent=1)
         + "\n"
     )  # fmt: skip
 
