@@ -1,9 +1,6 @@
 """Cross-checks against Quantus 0.6.0 on identical inputs, where Quantus has the metric.
 
-Quantus is a test-only dependency. Its import pulls in Zennit when Zennit is installed,
-and Zennit's own import needs torchvision, which the core environment leaves out; Zennit
-is hidden for the duration of the import (find_spec reports a module set to None in
-sys.modules as absent), which only switches off Quantus's Zennit explainers.
+Quantus is a test-only dependency, imported with ``helpers.import_quantus``.
 
 Single-channel images keep the comparison to what both implement the same way (Quantus
 flattens channels into features for its perturbations). Maps have distinct values so
@@ -14,31 +11,17 @@ insertion (Quantus has no insertion curve from a blurred image).
 
 from __future__ import annotations
 
-import sys
-from types import ModuleType
-
 import numpy as np
 import pytest
 import torch
 
-from helpers import GreyCNN
+from helpers import GreyCNN, import_quantus
 from neuromask.metrics import complexity, faithfulness, localisation
 
 N, H, W = 3, 16, 16
 
 
-def _import_quantus() -> ModuleType:
-    hidden = "zennit" not in sys.modules
-    if hidden:
-        sys.modules["zennit"] = None  # type: ignore[assignment]
-    try:
-        return pytest.importorskip("quantus")
-    finally:
-        if hidden:
-            del sys.modules["zennit"]
-
-
-quantus = _import_quantus()
+quantus = import_quantus()
 
 
 @pytest.fixture
