@@ -15,7 +15,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._core import check_channels, check_inputs, forward_logits, frozen, model_device, resolve_target
+from ._core import (
+    check_channels,
+    check_inputs,
+    display_images,
+    forward_logits,
+    frozen,
+    model_device,
+    resolve_target,
+    target_labels,
+)
 from .errors import InputError
 from .explainers import (
     METHODS,
@@ -117,4 +126,6 @@ def explain(
         probability=probability.float().cpu(),
         seconds=seconds,
         extras={k: (v.detach().cpu() if isinstance(v, torch.Tensor) else v) for k, v in extras.items()},
+        images=display_images(inputs, loaded),
+        labels=target_labels(tgt, loaded),
     )
