@@ -33,10 +33,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+import neuromask  # noqa: E402
 from machine import describe  # noqa: E402
 from neuromask.bench import SUITES, RowStore  # noqa: E402
 from neuromask.bench.runner import Group, composite_groups, dataset_group, photo_group, run_group  # noqa: E402
-from neuromask.explainers import METHODS  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -44,7 +44,7 @@ RESULTS = Path(__file__).parent / "results"
 def time_image(group: Group, index: int, suite, out: Path) -> float:
     store = RowStore(out / "rows.jsonl")
     start = time.perf_counter()
-    run_group(group, METHODS.names(), suite, store, out, images=range(index, index + 1))
+    run_group(group, sorted(neuromask.methods()), suite, store, out, images=range(index, index + 1))
     return time.perf_counter() - start
 
 

@@ -41,14 +41,14 @@ def shards(
     ``per_group``: one shard per group (every method of ``methods``, default all), for a
     rerun of a few methods across the whole suite.
     """
+    import neuromask
     from neuromask.bench import SUITES
     from neuromask.bench.runner import group_names
-    from neuromask.explainers import METHODS
 
     full = SUITES["full"]
     if per_group:
         return {name: (full, methods, (name,)) for name in group_names(full)}
-    rest = [m for m in METHODS.names() if m not in SLOW]
+    rest = [m for m in sorted(neuromask.methods()) if m not in SLOW]
     out: dict[str, tuple[object, list[str] | None, tuple[str, ...] | None]] = {}
     for m in full.datasets:
         suite = dataclasses.replace(full, datasets=(m,), composite_models=(), photos=())

@@ -63,6 +63,65 @@ def test_method_info_reads_the_registration_and_signature() -> None:
     assert not neuromask.method_info("saliency").progress
 
 
+def test_resolve_options_scales_what_the_user_did_not_give() -> None:
+    # Occlusion's 32 / 16 px at 224 px: at 112 px half, at 32 px round(4.57) = 5 and round(2.29) = 2.
+    assert neuromask.resolve_options("occlusion", {}, size=(112, 150))["window"] == 16
+    at32 = neuromask.resolve_options("occlusion", {}, size=(32, 32))
+    assert (at32["window"], at32["stride"]) == (5, 2)
+    # A value the user gives is taken as it is, never scaled; the other one still is.
+    given = neuromask.resolve_options("occlusion", {"window": 7}, size=(32, 32))
+    assert (given["window"], given["stride"]) == (7, 2)
+    assert neuromask.resolve_options("occlusion", {}, size=(224, 224)) == neuromask.method_options("occlusion")
+
+
+def test_resolve_options_scales_a_presets_pixel_values_too() -> None:
+    # Extremal perturbation's paper preset: sigma 21 at 224 px (TorchRay's), so 3 at 32 px;
+    # the preset's steps stay; no preset -> the key is there with None.
+    paper = neuromask.method_presets("extremal_perturbation")["paper"]
+    options = neuromask.resolve_options("extremal_perturbation", {"preset": "paper"}, size=(32, 32))
+    assert options["sigma"] == pytest.approx(paper["sigma"] * 32 / 224) and options["steps"] == paper["steps"]
+    assert options["preset"] == "paper"
+    assert neuromask.resolve_options("extremal_perturbation", {}, size=(32, 32))["preset"] is None
+
+
+def test_resolve_options_fills_the_models_normalisation_and_is_idempotent(tiny_cnn) -> None:
+    loaded = LoadedModel(tiny_cnn, "tiny", (8, 8), mean=(0.5, 0.5, 0.5), std=(0.2, 0.2, 0.2))
+    once = neuromask.resolve_options("extremal_perturbation", {"preset": "fast"}, size=(40, 40), model=loaded)
+    assert once["step"] == round(7 * 40 / 224)
+    once = neuromask.resolve_options("occlusion", {"batch_size": 4}, size=(40, 40), model=loaded)
+    assert once["mean"] == (0.5, 0.5, 0.5) and once["std"] == (0.2, 0.2, 0.2) and once["batch_size"] == 4
+    assert neuromask.resolve_options("occlusion", once, size=(40, 40), model=loaded) == once
+    assert neuromask.resolve_options("occlusion", {"mean": (0.1, 0.1, 0.1)}, size=(40, 40), model=loaded)["mean"] == (
+        0.1,
+        0.1,
+        0.1,
+    )
+
+
+def test_explain_records_what_resolve_options_gives(tiny_cnn) -> None:
+    x = torch.randn(1, 3, 40, 40, generator=torch.Generator().manual_seed(0))
+    e = neuromask.explain(tiny_cnn, x, method="occlusion", stride=3)
+    assert e.params == neuromask.resolve_options("occlusion", {"stride": 3}, size=(40, 40))
+    assert e.params["window"] == round(32 * 40 / 224)
+
+
+@pytest.mark.parametrize(
+    "method, params, size, error, message",
+    [
+        ("occlusion", {"windw": 3}, (32, 32), neuromask.UnknownNameError, "no option 'windw'.*window"),
+        ("occlusion", {"preset": "fast"}, (32, 32), neuromask.UnknownNameError, "no preset 'fast'; presets: none"),
+        ("rise", {"preset": "quick"}, (32, 32), neuromask.UnknownNameError, "no preset 'quick'; presets: fast, paper"),
+        ("occlusoin", {}, (32, 32), neuromask.UnknownNameError, "did you mean 'occlusion'"),
+        ("occlusion", {}, (32,), InputError, r"size must be \(H, W\)"),
+        ("occlusion", {}, (0, 32), InputError, "positive"),
+        ("occlusion", {}, (32.0, 32.0), InputError, "integers"),
+    ],
+)
+def test_resolve_options_refuses_a_bad_request(method, params, size, error, message) -> None:
+    with pytest.raises(error, match=message):
+        neuromask.resolve_options(method, params, size=size)
+
+
 def test_an_unavailable_method_is_reported_with_its_install_command(monkeypatch) -> None:
     from neuromask.errors import MissingDependencyError
     from neuromask.explainers import METHODS

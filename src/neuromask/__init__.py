@@ -7,9 +7,10 @@ The public surface::
     explanation = neuromask.explain(model, inputs, target=None, method="neuromask")
     neuromask.methods()          # registered method names, in display order
     neuromask.method_info("gradcam")   # what a method is: kind, options, extra it needs
+    neuromask.resolve_options("occlusion", {}, size=(32, 32))   # every option explain() would use
 """
 
-from .api import MethodInfo, explain, method_info, method_options, method_presets, methods
+from .api import MethodInfo, explain, method_info, method_options, method_presets, methods, resolve_options
 from .errors import (
     ImageLoadError,
     InputError,
@@ -33,6 +34,7 @@ __all__ = [
     "method_options",
     "method_presets",
     "method_info",
+    "resolve_options",
     "MethodInfo",
     "MethodOutput",
     "load_model",

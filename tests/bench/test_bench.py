@@ -14,7 +14,7 @@ from helpers import GreyCNN
 from neuromask.bench import RowStore, read_rows, write_report
 from neuromask.bench.report import bootstrap_interval, summarise
 from neuromask.bench.rows import Row
-from neuromask.bench.runner import Group, _metrics_of, _record_run, cell_config, run_group
+from neuromask.bench.runner import Group, _metrics_of, _record_run, cell_config, cell_options, run_group
 from neuromask.bench.suites import SUITES, Goals, Suite
 from neuromask.cli.main import build_parser
 from neuromask.explainers import METHODS
@@ -160,9 +160,16 @@ def test_a_changed_option_is_a_new_cell_and_only_the_latest_is_reported(group: G
         metric_params=SUITE.metric_params,
         method_params={"datasets": {"center": {"sigma": 0.1}}},
     )
-    assert cell_config(SUITE, "center", {}) != cell_config(changed, "center", {"sigma": 0.1})
+    assert cell_options("center", group, SUITE)["sigma"] == 0.25
+    assert cell_options("center", group, changed)["sigma"] == 0.1
+    assert cell_config(SUITE, "center", cell_options("center", group, SUITE)) != cell_config(
+        changed, "center", cell_options("center", group, changed)
+    )
     # The default written out is the same configuration as the default left implicit.
-    assert cell_config(SUITE, "center", {}) == cell_config(SUITE, "center", {"sigma": 0.25})
+    explicit = Suite(**{**SUITE.__dict__, "method_params": {"datasets": {"center": {"sigma": 0.25}}}})
+    assert cell_config(SUITE, "center", cell_options("center", group, SUITE)) == cell_config(
+        explicit, "center", cell_options("center", group, explicit)
+    )
     written = run_group(group, ["center"], changed, RowStore(tmp_path / "rows.jsonl"), tmp_path)
     after = read_rows(tmp_path / "rows.jsonl")
     assert written == 0 and len(after) == 2 * len(before), "every cell again, none reused"

@@ -232,9 +232,9 @@ def build_table(table: dict[str, dict[str, Cell]], highlight: str) -> Table:
 
 
 def _display_order(method: str) -> tuple[int, str]:
-    from ..explainers import METHODS
+    from ..api import method_info, methods
 
-    return (METHODS.entry(method).meta["order"] if method in METHODS else 99, method)
+    return (method_info(method).order if method in methods() else 99, method)
 
 
 def markdown_table(table: Table) -> str:
@@ -266,8 +266,9 @@ def _ci(cell: Cell) -> str:
 
 def goals(summary: dict[str, dict[str, dict[str, Cell]]], goal: Goals) -> list[str]:
     """The suite's goals for its highlighted method, each stated with the measured numbers and CIs."""
-    from ..explainers import METHODS
+    from ..api import method_info, methods
 
+    registered = methods()
     lines = []
     for group, table in summary.items():
         ours = table.get(goal.highlight)
@@ -312,7 +313,7 @@ def goals(summary: dict[str, dict[str, dict[str, Cell]]], goal: Goals) -> list[s
             gradients = {
                 m: table[m][DERIVED].mean
                 for m in table
-                if m in METHODS and METHODS.entry(m).meta.get("kind") in goal.gradient_kinds and DERIVED in table[m]
+                if m in registered and method_info(m).kind in goal.gradient_kinds and DERIVED in table[m]
             }
             if gradients:
                 top = max(gradients, key=lambda m: gradients[m])

@@ -36,7 +36,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._core import forward_logits, frozen, model_device
+from .._core import forward_logits, frozen, model_device, save_npy, write_text
+from ..api import method_info, resolve_options
+from ..api import methods as all_methods
 from ..errors import InputError
 from ..metrics import METRICS
 from ..metrics.cost import explanation_cost
@@ -47,6 +49,8 @@ from .suites import Suite
 
 ROWS_FILE = "rows.jsonl"
 MACHINE_FILE = "machine.json"
+# Beside each folder of maps: the options they were made with (cell_options).
+OPTIONS_FILE = "options.json"
 
 
 @dataclass
@@ -262,39 +266,24 @@ def _applies(entry: Entry[Callable[..., Any]], method_kind: str | None) -> bool:
     return entry.meta.get("applies_to", "any") == "any" or entry.meta["applies_to"] == method_kind
 
 
-def method_options(method: str, group: Group, suite: Suite) -> dict[str, Any]:
-    """The options ``method`` is called with on ``group``: its pixel-sized options scaled to
-    the group's image size (read from the registry), then the suite's overrides."""
-    from ..explainers import method_info
-
-    params = method_info(method).scaled_options(tuple(group.inputs.shape[2:]))
-    params.update(suite.method_params.get(group.part, {}).get(method, {}))
-    return params
-
-
-def resolved_options(method: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Every option's value in a call with ``params``: the signature's defaults, the
-    preset's values where ``params`` names one, then ``params``."""
-    from ..explainers import method_info
-
-    info = method_info(method)
-    resolved = dict(info.options)
-    preset = params.get("preset")
-    if preset is not None:
-        resolved.update(info.presets.get(preset, {}))
-    resolved.update({k: v for k, v in params.items() if k != "preset"})
-    return resolved
+def cell_options(method: str, group: Group, suite: Suite) -> dict[str, Any]:
+    """Every option ``method`` runs with on ``group``: the suite's overrides for the group's
+    part, resolved by :func:`neuromask.resolve_options` for the group's image size and model."""
+    given = suite.method_params.get(group.part, {}).get(method, {})
+    height, width = group.inputs.shape[2:]
+    return resolve_options(method, given, size=(int(height), int(width)), model=group.model)
 
 
 def cell_config(
-    suite: Suite, method: str, params: dict[str, Any], metric: str = "", metric_options: dict[str, Any] | None = None
+    suite: Suite, method: str, options: dict[str, Any], metric: str = "", metric_options: dict[str, Any] | None = None
 ) -> str:
     """A short hash of what a cell's number depends on: the suite, the method with every
-    resolved option, the metric and its options (``metric=""``: the map alone)."""
+    option it runs with (:func:`cell_options`), the metric and its options (``metric=""``:
+    the map alone)."""
     payload = {
         "suite": suite.name,
         "method": method,
-        "options": resolved_options(method, params),
+        "options": options,
         "metric": metric,
         "metric_options": metric_options or {},
     }
@@ -316,14 +305,12 @@ def run_group(
 
     ``tick(label)`` is called as each (image, method) starts, with ``""`` as it ends.
     """
-    from ..explainers import METHODS
-
     failures = 0
     # Image-major: an interrupted run leaves every method scored on the same images.
     for index in images if images is not None else range(len(group.images)):
         for method in methods:
-            kind = METHODS.entry(method).meta.get("kind")
-            params = method_options(method, group, suite)
+            kind = method_info(method).kind
+            params = cell_options(method, group, suite)
             tick(f"{group.name} {group.images[index]} {method}")
             failures += _run_cell(group, method, kind, params, index, suite, store, out)
             tick("")
@@ -350,7 +337,8 @@ def _run_cell(
     pending = [e for e in entries if not store.done((group.name, method, image, e.name, configs[e.name]))]
     if not pending:
         return 0
-    map_path = out / "maps" / group.name / method / cell_config(suite, method, params) / f"{image}.npy"
+    map_dir = out / "maps" / group.name / method / cell_config(suite, method, params)
+    map_path = map_dir / f"{image}.npy"
     cost_pending = [e for e in pending if "cost" in e.meta["needs"]]
     try:
         if map_path.exists() and not cost_pending:
@@ -364,8 +352,10 @@ def _run_cell(
                 params=params,
             )
             attribution = maps
-            map_path.parent.mkdir(parents=True, exist_ok=True)
-            np.save(map_path, attribution[0].numpy().astype(np.float32))
+            map_dir.mkdir(parents=True, exist_ok=True)
+            if not (map_dir / OPTIONS_FILE).exists():  # the options these maps were made with
+                write_text(map_dir / OPTIONS_FILE, json.dumps(params, indent=1, sort_keys=True, default=repr) + "\n")
+            save_npy(map_path, attribution[0].numpy().astype(np.float32))
             store.write(
                 ok(group.name, method, image, e.name, float(e.obj(cost)[0]), configs[e.name]) for e in cost_pending
             )
@@ -393,7 +383,7 @@ def _record_run(path: Path, run: dict[str, Any]) -> None:
         previous = json.loads(path.read_text(encoding="utf-8"))
         runs = previous["runs"] if isinstance(previous, dict) and "runs" in previous else [previous]
     runs.append(run)
-    path.write_text(json.dumps({"runs": runs}, indent=2, default=repr) + "\n", encoding="utf-8")
+    write_text(path, json.dumps({"runs": runs}, indent=2, default=repr) + "\n")
 
 
 def group_names(suite: Suite) -> list[str]:
@@ -450,8 +440,6 @@ def run(
             do not depend on it (up to rounding); the ``seconds`` rows do, and
             ``machine.json`` records it with each run.
     """
-    from ..explainers import METHODS, method_info
-
     try:
         torch.zeros(1, device=device)
     except (RuntimeError, AssertionError) as exc:  # torch raises both for a bad or absent device
@@ -467,9 +455,9 @@ def run(
             )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    names = list(methods or suite.methods or METHODS.names())
+    names = list(methods or suite.methods or sorted(all_methods()))
     for name in names:
-        METHODS.entry(name)  # an unknown name fails here, before any work
+        method_info(name)  # an unknown name fails here, before any work
     store = RowStore(out / ROWS_FILE)
     _record_run(
         out / MACHINE_FILE,
@@ -544,7 +532,7 @@ __all__ = [
     "photo_group",
     "composite_groups",
     "cell_config",
-    "method_options",
+    "cell_options",
     "describe_machine",
     "run_group",
     "run",

@@ -113,7 +113,7 @@ def _quick_methods() -> dict[str, dict[str, Any]]:
     """quick only: each method's ``fast`` preset where it has one; until every slow method
     has one, these fewer steps and samples. Its numbers are not the methods' at their
     defaults; the full suite's are."""
-    from ..explainers import METHODS, method_info
+    from ..api import method_info, methods
 
     fallback: dict[str, dict[str, Any]] = {
         "neuromask": {"steps": 30},
@@ -125,7 +125,7 @@ def _quick_methods() -> dict[str, dict[str, Any]]:
         "integrated_gradients": {"steps": 8},
     }
     out = {}
-    for name in METHODS.names():
+    for name in sorted(methods()):
         if "fast" in method_info(name).presets:
             out[name] = {"preset": "fast"}
         elif name in fallback:

@@ -15,9 +15,8 @@ import numpy as np
 import torch
 
 from .._core import atomic_path, model_device, save_npy, write_text
-from ..api import explain, method_info
+from ..api import explain, method_info, resolve_options
 from ..errors import EXIT_BUG, EXIT_FAILED, EXIT_OK, ImageNote, InputError, NeuromaskError, TargetError
-from ..explainers import METHODS, require_available, resolve_options
 from ..types import Explanation, LoadedModel
 
 
@@ -81,23 +80,26 @@ def read_image(path: Path, model: LoadedModel, command: str) -> tuple[Any, torch
     return image, tensor, geometry
 
 
-def check_request(model: LoadedModel, method: str, target: str | None, params: dict[str, Any]) -> None:
+def check_request(model: LoadedModel, method: str, target: str | None, params: dict[str, Any]) -> dict[str, Any]:
     """Refuse a bad request before any image is read: an unknown or unavailable method, an
     unknown option or preset, a target that is not one of the model's classes.
 
+    Returns the options the method will run with on the model's inputs
+    (:func:`neuromask.resolve_options`: what ``explain()`` records), to pass to ``explain()``.
+
     Raises the NeuromaskError that ``explain()`` would raise on every image (exit 2).
     """
-    require_available(method)
-    resolve_options(METHODS.entry(method), params, model)
-    if target is None:
-        return
-    index = model.class_index(target)
-    height, width = model.input_size
-    probe = torch.zeros(1, model.channels, height, width, device=model_device(model.module))
-    with torch.no_grad():
-        classes = model.module(probe).shape[-1]
-    if not 0 <= index < classes:
-        raise TargetError(f"target class must be in [0, {classes - 1}]; got {index}")
+    method_info(method).require()
+    options = resolve_options(method, params, size=model.input_size, model=model)
+    if target is not None:
+        index = model.class_index(target)
+        height, width = model.input_size
+        probe = torch.zeros(1, model.channels, height, width, device=model_device(model.module))
+        with torch.no_grad():
+            classes = model.module(probe).shape[-1]
+        if not 0 <= index < classes:
+            raise TargetError(f"target class must be in [0, {classes - 1}]; got {index}")
+    return options
 
 
 @dataclass
@@ -195,11 +197,11 @@ def explain_files(
     *,
     method: str,
     target: str | None,
-    params: dict[str, Any],
+    options: dict[str, Any],
     batch_size: int,
-    quiet: bool,
 ) -> tuple[list[Written], list[Failure]]:
-    """Explain each image file and write its results; a failure never loses the others.
+    """Explain each image file with ``options`` (as :func:`check_request` resolved them) and
+    write its results; a failure never loses the others.
 
     Returns what was written and a :class:`Failure` for each image that was not. A batch
     that fails is retried image by image, so one bad image does not take its batch with it.
@@ -216,12 +218,11 @@ def explain_files(
             loaded.append((path, np.asarray(image), tensor, geometry))
         except Exception as exc:  # noqa: BLE001 - every failure is reported per file, see failure()
             failures.append(failure(f"{path}", exc))
-    params = {**show_progress(method, quiet), **params}
 
     def run(batch: list) -> None:
         inputs = torch.stack([item[2] for item in batch])
         try:
-            explanation = explain(model, inputs, target=target, method=method, **params)
+            explanation = explain(model, inputs, target=target, method=method, **options)
         except Exception as exc:  # noqa: BLE001 - reported per file, see failure()
             if len(batch) > 1 and not isinstance(exc, NeuromaskError):
                 for item in batch:

@@ -13,9 +13,8 @@ import numpy as np
 import torch
 
 from .._core import atomic_path, save_npy, write_text
-from ..api import explain, method_info, methods
+from ..api import explain, method_info, methods, resolve_options
 from ..errors import NeuromaskError, UnknownNameError
-from ..explainers import METHODS, require_available, resolve_options
 from ..types import Explanation
 from .common import Failure, exit_code, failure, parse_params, read_image
 
@@ -95,11 +94,8 @@ def run(args: argparse.Namespace) -> int:
     params = method_params(args.param, names)
     model = load_model(args.model, device=args.device)
     for name in names:  # a bad request is refused before any work (exit 2)
-        require_available(name)
-        resolve_options(METHODS.entry(name), params[name], model)
-        # Pixel-sized options are given for 224 px: scaled to the model's input size
-        # unless the user set them.
-        params[name] = {**method_info(name).scaled_options(model.input_size), **params[name]}
+        method_info(name).require()
+        params[name] = resolve_options(name, params[name], size=model.input_size, model=model)
     args.out.mkdir(parents=True, exist_ok=True)
 
     paths, stems, tensors, geometries = [], [], [], []

@@ -84,8 +84,7 @@ def _beside(
     out: Path, args: argparse.Namespace, model: Any, inputs: Any, explanation: Any, geometry: Any, picture: np.ndarray
 ) -> Path | None:
     """NeuroMask's mask next to other methods' maps on the same photo, one row."""
-    from ..api import explain
-    from ..explainers import method_info, require_available
+    from ..api import explain, method_info
     from ..images import to_original_size
     from ..viz.grid import comparison_grid
 
@@ -101,7 +100,7 @@ def _beside(
                 )
         names = [m for m in names if method_info(m).available]
     for name in names:
-        require_available(name)
+        method_info(name).require()
     if not names:
         return None
     maps = {"neuromask": np.asarray(to_original_size(explanation.attribution[0], geometry))}

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..api import method_info, methods
-from .common import check_request, exit_code, explain_files, parse_params
+from ..api import methods
+from .common import check_request, exit_code, explain_files, parse_params, show_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,19 +37,15 @@ def run(args: argparse.Namespace) -> int:
     if args.preset is not None:
         params["preset"] = args.preset
     model = load_model(args.model, device=args.device)
-    check_request(model, args.method, args.target, params)
-    # Pixel-sized options (occlusion's window, blur sigmas) are given for 224 px images:
-    # scaled to the model's input size unless the user set them.
-    params = {**method_info(args.method).scaled_options(model.input_size), **params}
+    options = check_request(model, args.method, args.target, {**show_progress(args.method, args.quiet), **params})
     written, failures = explain_files(
         model,
         args.images,
         args.out,
         method=args.method,
         target=args.target,
-        params=params,
+        options=options,
         batch_size=args.batch_size,
-        quiet=args.quiet,
     )
     if not args.quiet:
         for w in written:

@@ -21,12 +21,12 @@ import importlib
 import importlib.util
 import inspect
 import pkgutil
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import MissingDependencyError, UnknownNameError
+from ..errors import MissingDependencyError
 from ..registry import Entry, Registry
-from ..types import LoadedModel
 
 # What each kind of map is. ``mask`` maps are in [0, 1] and share one colour scale;
 # the others are scores whose scale only orders pixels within one map.
@@ -92,16 +92,36 @@ class MethodInfo:
         Integers stay integers (at least 1). Empty at 224 px or for a method without
         pixel-sized options.
         """
-        scale = min(size) / REFERENCE_SIZE
-        if scale == 1:
-            return {}
-        out: dict[str, Any] = {}
-        for name in self.pixel_options:
-            value = self.options[name]
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                continue  # e.g. None: the method sizes it itself
-            out[name] = max(1, round(value * scale)) if isinstance(value, int) else value * scale
-        return out
+        return scale_pixel_options(self.options, self.pixel_options, size)
+
+    def require(self) -> MethodInfo:
+        """This info, or :class:`~neuromask.errors.MissingDependencyError` naming the one command
+        that installs what the method needs."""
+        if not self.available:
+            raise MissingDependencyError(
+                f"method '{self.name}' needs {', '.join(self.requires)}, which is not installed; "
+                f"add it with `{self.install}`"
+            )
+        return self
+
+
+def scale_pixel_options(values: Mapping[str, Any], names: Iterable[str], size: tuple[int, int]) -> dict[str, Any]:
+    """``values[name]`` for each pixel-sized option ``name``, given for :data:`REFERENCE_SIZE` px,
+    scaled to images of ``size`` (H, W) by the shorter side.
+
+    Integers stay integers (at least 1); a value that is not a number (``None``: the method
+    sizes it itself) is left out. Empty at 224 px.
+    """
+    scale = min(size) / REFERENCE_SIZE
+    if scale == 1:
+        return {}
+    out: dict[str, Any] = {}
+    for name in names:
+        value = values[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        out[name] = max(1, round(value * scale)) if isinstance(value, int) else value * scale
+    return out
 
 
 class MethodRegistry(Registry):
@@ -163,44 +183,6 @@ def method_info(name: str) -> MethodInfo:
         install=meta.get("install"),
         available=all(_importable(m) for m in requires),
     )
-
-
-def require_available(method: str) -> MethodInfo:
-    """The method's :class:`MethodInfo`, or :class:`MissingDependencyError` naming the one
-    command that installs what it needs."""
-    info = method_info(method)
-    if not info.available:
-        raise MissingDependencyError(
-            f"method '{method}' needs {', '.join(info.requires)}, which is not installed; add it with `{info.install}`"
-        )
-    return info
-
-
-def resolve_options(entry: Entry, params: dict[str, Any], model: LoadedModel | None) -> dict[str, Any]:
-    """Defaults from the signature, then the preset's values, then the user's."""
-    options = option_defaults(entry)
-    params = dict(params)
-    presets: dict[str, dict[str, Any]] = entry.meta.get("presets", {})
-    preset = params.pop("preset", None)
-    if preset is not None:
-        if preset not in presets:
-            choices = ", ".join(presets) or "none"
-            raise UnknownNameError(f"method '{entry.name}' has no preset '{preset}'; presets: {choices}")
-        options.update(presets[preset])
-    unknown = sorted(set(params) - set(options))
-    if unknown:
-        raise UnknownNameError(
-            f"method '{entry.name}' has no option {', '.join(repr(u) for u in unknown)}; "
-            f"its options are: {', '.join(sorted(options))}"
-        )
-    if model is not None:
-        for key in MODEL_PARAMS:
-            if key in options and key not in params and options[key] is None:
-                options[key] = getattr(model, key)
-    options.update(params)
-    if presets:
-        options["preset"] = preset
-    return options
 
 
 def ordered(names: list[str] | None = None) -> list[str]:

@@ -37,7 +37,8 @@ class Batch:
 
     Attributes:
         method: the registered method name.
-        params: the options passed to :func:`neuromask.explain` (as the user gave them).
+        params: the options passed to :func:`neuromask.explain`, as :func:`neuromask.resolve_options`
+            resolved them for the model (so that explain() runs and records exactly these).
         target: ``"top1"`` (each image's top-1 class) or ``"class"`` (the class its source gives).
         tasks: the images.
     """

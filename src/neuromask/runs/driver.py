@@ -24,11 +24,11 @@ import numpy as np
 from tqdm import tqdm
 
 from .._core import atomic_path, save_npy, write_text
-from ..api import method_info
+from ..api import method_info, resolve_options
 from ..errors import InputError
 from .compute import Batch, Outcome, Task, explain_batch, load_worker_model
 from .engine import run_in_process, run_on_ray
-from .items import WorkItem, canonical_json, complete_options, options_hash
+from .items import WorkItem, described_options, options_hash
 from .manifest import Manifest
 from .sources import Sample, decode_image, open_source
 from .store import MANIFEST, MapStore, write_table
@@ -117,20 +117,22 @@ def explain_dataset(
     stray = sorted(set(options) - set(methods))
     if stray:
         raise InputError(f"options given for {', '.join(stray)}, which is not among the methods {', '.join(methods)}")
-    complete = {m: complete_options(m, options.get(m, {})) for m in methods}
-    samples = open_source(source, source_kind)
     # Loaded here even when Ray workers load their own: a wrong spec fails now, in one line.
     loaded = load_worker_model(model, device)
+    # Every image is preprocessed to the model's input size, so these are exactly the options
+    # explain() runs with (and records): the workers get them whole, and the resume key hashes them.
+    resolved = {m: resolve_options(m, options.get(m, {}), size=loaded.input_size, model=loaded) for m in methods}
+    samples = open_source(source, source_kind)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    items = [(WorkItem(s.id, m, model, options_hash(complete[m], target)), s) for m in methods for s in samples]
-    described = {m: canonical_json({"options": complete[m], "target": target}) for m in methods}
+    items = [(WorkItem(s.id, m, model, options_hash(resolved[m], target)), s) for m in methods for s in samples]
+    described = {m: described_options(resolved[m], target) for m in methods}
     with _locked(out):
         manifest = Manifest(out / MANIFEST)
         already = sum(manifest.done(item.key) for item, _ in items)
         summary = RunSummary(out, len(items), already, 0)
-        batches = _batches(items, manifest, options, target, batch_size)
+        batches = _batches(items, manifest, resolved, target, batch_size)
         if workers == 1 and address is None:
             results = run_in_process(lambda: loaded, explain_batch, batches)
         else:
@@ -194,7 +196,7 @@ def _locked(out: Path) -> Iterator[None]:
 def _batches(
     items: list[tuple[WorkItem, Sample]],
     manifest: Manifest,
-    options: dict[str, dict[str, Any]],
+    resolved: dict[str, dict[str, Any]],
     target: str,
     batch_size: int,
 ) -> Iterator[Batch]:
@@ -213,7 +215,7 @@ def _batches(
             chunk = pairs[start : start + batch_size]
             if all(manifest.done(item.key) for item, _ in chunk):
                 continue
-            yield Batch(method, dict(options.get(method, {})), target, [_task(item, sample) for item, sample in chunk])
+            yield Batch(method, dict(resolved[method]), target, [_task(item, sample) for item, sample in chunk])
 
 
 def _task(item: WorkItem, sample: Sample) -> Task:

@@ -1,10 +1,12 @@
 """Work items: what one result is, and the key that says whether it is already done.
 
-A work item is (image, method, model, hash of the options). The options hashed are the
-method's complete options (its defaults, then the preset's values, then the user's) plus
-how the target is chosen, so a changed option, a changed default or another target mode
-is a new item, never a silent reuse of an old result; the batch size is not part of it
-(every method gives a batch the same maps as its images one by one).
+A work item is (image, method, model, hash of the options). The options hashed are every
+option the method runs with, as :func:`neuromask.resolve_options` gives them for the
+model's input size (pixel-sized options scaled, the model's mean and std filled in: what
+``explain()`` records), plus how the target is chosen, so a changed option, a changed
+default, a changed scaling or another target mode is a new item, never a silent reuse of
+an old result; the batch size is not part of it (every method gives a batch the same maps
+as its images one by one).
 """
 
 from __future__ import annotations
@@ -13,10 +15,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
-
-from ..api import methods
-from ..errors import UnknownNameError
-from ..explainers import METHODS, resolve_options
 
 # Options that change how a run is shown, never its result.
 _NOT_HASHED = ("progress",)
@@ -54,22 +52,14 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def complete_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
-    """The method's defaults, then its preset's values, then ``options``.
-
-    Resolved by the function :func:`neuromask.explain` itself uses, so the hash covers
-    exactly the options the method runs with (the model's mean and std aside: the model
-    is part of the item).
-
-    Raises:
-        UnknownNameError: an unknown method, preset or option name.
-    """
-    if method not in methods():
-        raise UnknownNameError(f"unknown method '{method}'; methods: {', '.join(methods())}")
-    resolved = resolve_options(METHODS.entry(method), options, None)
-    return {k: v for k, v in resolved.items() if k not in _NOT_HASHED}
+def described_options(options: dict[str, Any], target: str) -> str:
+    """The resolved options (those that change the result) and the target mode (``top1`` or
+    ``class``) as canonical JSON: the ``options`` column of the results, and what
+    :func:`options_hash` digests."""
+    hashed = {k: v for k, v in options.items() if k not in _NOT_HASHED}
+    return canonical_json({"options": hashed, "target": target})
 
 
 def options_hash(options: dict[str, Any], target: str) -> str:
-    """A short digest of the complete options and the target mode (``top1`` or ``class``)."""
-    return hashlib.sha256(canonical_json({"options": options, "target": target}).encode()).hexdigest()[:16]
+    """A short digest of the resolved options and the target mode (``top1`` or ``class``)."""
+    return hashlib.sha256(described_options(options, target).encode()).hexdigest()[:16]

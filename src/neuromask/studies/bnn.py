@@ -143,9 +143,15 @@ def study_methods(config: StudyConfig) -> list[str]:
 
 
 def _explain(model: nn.Module, x: torch.Tensor, y: torch.Tensor, method: str, **params: Any) -> np.ndarray:
-    options = neuromask.method_info(method).scaled_options(tuple(x.shape[-2:]))
-    options.update(params)
-    return neuromask.explain(model, x, target=y, method=method, **options).attribution.numpy()
+    """The maps (N, H, W) of ``method`` on inputs x (N, C, H, W) for targets y (N,); ``explain()``
+    scales the pixel-sized options to the images itself (:func:`neuromask.resolve_options`)."""
+    return neuromask.explain(model, x, target=y, method=method, **params).attribution.numpy()
+
+
+def _options(d: _Dataset, method: str) -> dict[str, Any]:
+    """Every option the main maps of ``method`` are made with on ``d``'s images (what explain() records)."""
+    height, width = d.x.shape[-2:]
+    return neuromask.resolve_options(method, {}, size=(int(height), int(width)))
 
 
 def _conv_layers(model: nn.Module) -> list[str]:
@@ -200,9 +206,8 @@ def _map_metrics(d: _Dataset, arch: str, method: str, maps: np.ndarray, sanity: 
             "insertion": insertion(sm.model, d.x, d.y, a, pixels_per_step=step).numpy(),
         }
         if sanity:
-            params = neuromask.method_info(method).scaled_options(tuple(d.x.shape[-2:]))
             row["randomisation"] = randomisation_correlation(
-                sm.model, d.x, d.y, a, method=method, params=params
+                sm.model, d.x, d.y, a, method=method, params=_options(d, method)
             ).numpy()
         for k, v in row.items():
             per.setdefault(k, []).append(v)
@@ -237,7 +242,8 @@ def _main_maps(d: _Dataset, methods: list[str], config: StudyConfig, log: Callab
         for m in methods
         if m in d.maps["cnn"] and m in d.maps["bnn"]
     }
-    return {"metrics": metrics, "similarity": similarity, "errors": d.errors, "_raw": raw}
+    options = {m: _options(d, m) for m in methods}
+    return {"metrics": metrics, "similarity": similarity, "errors": d.errors, "options": options, "_raw": raw}
 
 
 def _smoothgrad_grid(d: _Dataset, config: StudyConfig) -> dict[str, Any]:
