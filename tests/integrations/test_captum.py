@@ -167,3 +167,15 @@ def test_captum_forms_of_target_and_inputs(tiny_cnn: nn.Module) -> None:
         NeuroMask(3)  # type: ignore[arg-type]
     with pytest.raises(UnknownNameError):
         attribution("neuromaks")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_on_cuda_the_attribution_stays_on_the_inputs_device(tiny_cnn: nn.Module) -> None:
+    x = _inputs()
+    on_cpu = attribution("saliency")(tiny_cnn).attribute(x, target=1)
+    model = tiny_cnn.cuda()
+    by_module = attribution("saliency")(model).attribute(x.cuda(), target=1)
+    by_function = attribution("saliency")(lambda inputs: model(inputs)).attribute(x.cuda(), target=1)
+    assert by_module.device.type == by_function.device.type == "cuda"
+    torch.testing.assert_close(by_module.cpu(), on_cpu, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(by_function, by_module)

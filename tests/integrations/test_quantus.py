@@ -131,3 +131,13 @@ def test_quantus_metrics_score_neuromask_as_neuromask_metrics_do(model: neuromas
     for metric, ours in pairs:
         theirs = np.asarray(metric(model=model.module, **data, softmax=True, device="cpu", **kwargs))
         np.testing.assert_allclose(theirs, ours.double().numpy(), rtol=0, atol=1e-6, err_msg=type(metric).__name__)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_explain_func_with_a_model_on_cuda(model: neuromask.LoadedModel, data: dict) -> None:
+    x, y = data["x_batch"], data["y_batch"]
+    on_cpu = explain_func(model.module, x, y, method="saliency")
+    module = neuromask.load_model(MODEL, device="cuda").module
+    on_cuda = explain_func(module, x, y, method="saliency", device="cuda:0")
+    assert isinstance(on_cuda, np.ndarray) and on_cuda.dtype == np.float32
+    np.testing.assert_allclose(on_cuda, on_cpu, rtol=1e-4, atol=1e-6)
