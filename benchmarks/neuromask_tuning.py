@@ -148,6 +148,43 @@ VARIANTS.update(
     }
 )
 
+# round 12 (issue 16), over the current defaults: fewer steps with a larger, decaying
+# learning rate (cosine), the deletion game every k-th step, a darker start, and the
+# contrastive term for two-object scenes. "s60" = 60 steps, "lr0.5" = first rate,
+# "de2" = deletion game every 2nd step, "c1" = lambda_contrast 1.
+_C = {"lr_schedule": "cosine"}
+VARIANTS.update(
+    {
+        # the defaults before issue 16, as changes to the current ones
+        "d_pre16": {"steps": 200, "lr": 0.1, "lr_schedule": "constant", "delete_every": 1},
+        "d_s60_const_lr0.3": {"steps": 60, "lr": 0.3, "delete_every": 1},
+        "d_s60_cos_lr0.3": {**_C, "steps": 60, "lr": 0.3, "delete_every": 1},
+        "d_s60_cos_lr0.5": {**_C, "steps": 60, "lr": 0.5, "delete_every": 1},
+        "d_s60_cos_lr1": {**_C, "steps": 60, "lr": 1.0, "delete_every": 1},
+        "d_s40_cos_lr0.5": {**_C, "steps": 40, "lr": 0.5, "delete_every": 1},
+        "d_s40_cos_lr1": {**_C, "steps": 40, "lr": 1.0, "delete_every": 1},
+        "d_s80_cos_lr0.5_de2": {**_C, "steps": 80, "lr": 0.5, "delete_every": 2},
+        "d_s60_cos_lr0.5_init-2": {**_C, "steps": 60, "lr": 0.5, "init": -2.0, "delete_every": 1},
+        "d_s100_cos_lr0.3": {**_C, "steps": 100, "lr": 0.3, "delete_every": 1},
+        "d_s60_const_lr0.3_de2": {"steps": 60, "lr": 0.3, "delete_every": 2},
+        "d_s80_const_lr0.3_de2": {"steps": 80, "lr": 0.3, "delete_every": 2},
+        "d_s80_const_lr0.3_de4": {"steps": 80, "lr": 0.3, "delete_every": 4},
+        "d_s60_const_lr0.5_de2": {"steps": 60, "lr": 0.5, "delete_every": 2},
+        "d_s80_cos_lr0.5_end0.3_de2": {**_C, "steps": 80, "lr": 0.5, "lr_end": 0.3, "delete_every": 2},
+        "d_s80_cos_lr0.7_de2": {**_C, "steps": 80, "lr": 0.7, "delete_every": 2},
+        "d_s80_cos_lr0.5_de4": {**_C, "steps": 80, "lr": 0.5, "delete_every": 4},
+        "d_s100_cos_lr0.5_de4": {**_C, "steps": 100, "lr": 0.5, "delete_every": 4},
+        "d_s100_cos_lr0.5_de2": {**_C, "steps": 100, "lr": 0.5, "delete_every": 2},
+        "d_s60_const_lr0.3_de3": {"steps": 60, "lr": 0.3, "delete_every": 3},
+        "d_s60_const_lr0.4_de3": {"steps": 60, "lr": 0.4, "delete_every": 3},
+        "d_s70_const_lr0.3_de3": {"steps": 70, "lr": 0.3, "delete_every": 3},
+        "d_s60_const_lr0.35_de2": {"steps": 60, "lr": 0.35, "delete_every": 2},
+        "d_s80_const_lr0.25_de4": {"steps": 80, "lr": 0.25, "delete_every": 4},
+        "d_s60_const_lr0.3_de2_c1": {"steps": 60, "lr": 0.3, "delete_every": 2, "lambda_contrast": 1.0},
+        "d_s60_const_lr0.3_de2_c3": {"steps": 60, "lr": 0.3, "delete_every": 2, "lambda_contrast": 3.0},
+    }
+)
+
 VARIANTS = {k: v if k == "defaults" or k.startswith("d_") else {**OLD, **v} for k, v in VARIANTS.items()}
 
 
@@ -251,7 +288,7 @@ def photo_rows(jobs: list[tuple[str, str, dict[str, Any]]], names: tuple[str, ..
 
 
 def composite_rows(
-    jobs: list[tuple[str, str, dict[str, Any]]], model_name: str, n: int, kinds: list[str]
+    jobs: list[tuple[str, str, dict[str, Any]]], model_name: str, n: int, kinds: list[str], sanity: bool = False
 ) -> list[dict[str, Any]]:
     """The development split of the composites (8a's ``composite_scenes``): one object on a
     flat or textured background (localisation), or two objects (own-minus-other mass)."""
@@ -268,7 +305,13 @@ def composite_rows(
             row: dict[str, Any] = {"variant": label, "dataset": f"{model_name}-{kind}", "n": len(x)}
             if objects == 1:
                 attr, secs = run(method, model, x, c.labels[:, 0], p)
-                row.update(score(label, row["dataset"], attr, c.evidence[:, 0], secs, None))
+                rho = None
+                if sanity:
+                    import dataclasses
+
+                    rand = dataclasses.replace(model, module=randomised_copy(model.module, seed=0))
+                    rho = rank_correlation(attr.abs(), run(method, rand, x, c.labels[:, 0], p)[0].abs())
+                row.update(score(label, row["dataset"], attr, c.evidence[:, 0], secs, rho))
             else:
                 # each object's class in turn, in one batch
                 xx = torch.cat([x, x])
@@ -320,7 +363,7 @@ def main() -> None:
         jobs.append((label, "neuromask", {k: json.loads(v) for k, v in (p.split("=", 1) for p in pairs)}))
     jobs += [(m, m, {}) for m in args.methods]
     if args.composites:
-        for row in composite_rows(jobs, args.model, args.n, args.composites):
+        for row in composite_rows(jobs, args.model, args.n, args.composites, args.sanity):
             if args.json:
                 with args.json.open("a") as fh:
                     fh.write(json.dumps(row) + "\n")

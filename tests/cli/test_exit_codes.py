@@ -287,13 +287,21 @@ def test_a_real_ctrl_c_exits_130(model_file, images, tmp_path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A test run started in the background (`pytest ... &`) inherits SIGINT ignored, and
+        # Python then installs no KeyboardInterrupt handler: give the child the default back.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 180
     while not list(out.glob("*.json")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    try:
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:  # never leave a 2000-image run behind a failed test
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 130, err[-500:]
     assert "interrupted" in err and "Traceback" not in err
     assert not [p for p in out.iterdir() if ".tmp-" in p.name]

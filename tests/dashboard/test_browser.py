@@ -69,6 +69,15 @@ def server() -> Iterator[str]:
     yield url
     proc.terminate()
     proc.wait(timeout=20)
+    # SIGTERM to `neuromask dashboard` must stop the Streamlit server it started, not orphan it.
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(url + "_stcore/health", timeout=2).close()
+        except OSError:
+            break
+        assert time.monotonic() < deadline, "the Streamlit server outlived `neuromask dashboard` after SIGTERM"
+        time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")

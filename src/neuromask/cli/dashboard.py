@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 
@@ -69,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if args.threads is not None:
         env[THREADS_ENV] = str(args.threads)
+    # SIGTERM (a service manager, `kill`, a test's teardown) would end this process without
+    # running the `finally` below and leave the server running as an orphan: turn it into an
+    # exit that does run it. 128 + 15 is the shell's status for a process ended by SIGTERM.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     process = subprocess.Popen(streamlit_command(args.port), env=env)
     try:
         return process.wait()

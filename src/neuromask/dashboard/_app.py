@@ -143,7 +143,10 @@ def explain_page() -> None:
     chosen_image = _choose_image()
     chosen_model = _choose_model()
     methods = st.sidebar.multiselect("Methods", logic.method_names(), default=["neuromask", "gradcam"], key="methods")
-    steps = st.sidebar.number_input("NeuroMask steps", min_value=1, max_value=5000, value=200, step=10, key="steps")
+    default_steps = neuromask.method_options("neuromask")["steps"]
+    steps = st.sidebar.number_input(
+        "NeuroMask steps", min_value=1, max_value=5000, value=default_steps, step=10, key="steps"
+    )
     with_scores = st.sidebar.checkbox(
         "Scores (deletion, insertion, mask area, masked probability)",
         value=True,
