@@ -1,7 +1,7 @@
 """Agreement of the Captum and Quantus integrations with the library's own maps and metrics.
 
 On held-out images of each known-answer dataset, with its shipped CNN and NeuroMask at
-its defaults (``--steps`` to change):
+``--steps`` steps (default: the method's own default):
 
 - Quantus: each metric scores NeuroMask through
   ``neuromask.integrations.quantus.explain_func`` (Quantus computes the maps itself, at its
@@ -15,7 +15,7 @@ its defaults (``--steps`` to change):
   and ``NoiseTunnel(NeuroMask(model))`` against the average of ``neuromask.explain`` over
   the same noisy copies (regenerated from the same seed).
 
-    python benchmarks/integrations_agreement.py [--images 32] [--steps 200]
+    python benchmarks/integrations_agreement.py [--images 32] [--steps N]
 
 Prints Markdown and writes benchmarks/results/integrations_agreement.{md,json}.
 """
@@ -73,7 +73,7 @@ def quantus_rows(quantus: ModuleType, name: str, n: int, steps: int) -> list[dic
     model = neuromask.load_model(name)
     x, y, evidence = held_out(model, n)
     options = {"method": "neuromask", "steps": steps}
-    maps = neuromask.explain(model, x, target=y, method="neuromask", steps=steps).attribution
+    maps = neuromask.explain(model, x, target=y, **options).attribution
     batch = {
         "x_batch": x.numpy(),
         "y_batch": y.numpy(),
@@ -192,14 +192,15 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=32, help="held-out images per dataset")
-    parser.add_argument("--steps", type=int, default=200, help="NeuroMask's steps (its default: 200)")
+    parser.add_argument("--steps", type=int, default=None, help="NeuroMask's steps (default: its own)")
     parser.add_argument("--captum-steps", type=int, default=20, help="NeuroMask's steps on EfficientNet-Lite0")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     quantus = import_quantus()
-    result: dict[str, Any] = {"images": args.images, "steps": args.steps, "machine": describe()}
-    result["quantus"] = [row for name in MODELS for row in quantus_rows(quantus, name, args.images, args.steps)]
+    steps = neuromask.method_options("neuromask")["steps"] if args.steps is None else args.steps
+    result: dict[str, Any] = {"images": args.images, "steps": steps, "machine": describe()}
+    result["quantus"] = [row for name in MODELS for row in quantus_rows(quantus, name, args.images, steps)]
     result["captum"] = captum_rows(args.captum_steps)
     result["seconds"] = time.perf_counter() - start
     text = markdown(result)
