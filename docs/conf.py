@@ -32,7 +32,18 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx_gallery.gen_gallery",
+    "myst_nb",
 ]
+
+# Notebooks (docs/notebooks/*.ipynb) are committed without outputs and executed by myst-nb at
+# every build, in a Jupyter kernel of this Python; a cell that fails fails the build. Markdown
+# files stay out of the site (myst-nb would read them: the repository's README-style .md
+# pages are not pages here), and so do the .ipynb downloads that sphinx-gallery writes
+# beside its examples.
+nb_execution_mode = "force"
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_execution_timeout = 600
 
 # The API reference is generated from the package's public names at every build.
 apigen.write(HERE / "api")
@@ -59,7 +70,7 @@ sphinx_gallery_conf = {
 html_theme = "furo"
 html_title = f"neuromask {release}"
 html_static_path = ["_static"]
-exclude_patterns = ["_build", "examples"]
+exclude_patterns = ["_build", "examples", "*.md", "**/*.md", "auto_examples/*.ipynb", "**/.ipynb_checkpoints"]
 
 
 def _indent(line: str) -> int:
