@@ -22,11 +22,12 @@ $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,dashboard,docs,browser,ray]'
+	$(BIN)/pip install -q -e '.[dev,dashboard,docs,browser,ray,hf]'
 	eval "$(BIN)/python -m $$($(BIN)/python -c 'import neuromask; print(neuromask.method_info("lrp_epsilon").install)') -q"
 	touch $@
 
-# The extras environment: torchvision, timm and onnx2torch need torch 2.14.1.
+# The extras environment: torchvision, timm and onnx2torch need torch 2.14.1 (transformers, in
+# `all`, runs on either).
 $(XBIN)/.installed: pyproject.toml
 	test -x $(XBIN)/python || $(PY) -m venv $(EXTRAS)
 	$(XBIN)/pip install -q --upgrade pip

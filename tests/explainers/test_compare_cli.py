@@ -86,3 +86,22 @@ def test_display_normalisation_is_the_same_rule_for_every_map() -> None:
     assert shown.min() == 0 and shown.max() == 1
     assert np.allclose(normalise_for_display(3 * a - 7), shown)  # invariant to scale and shift
     assert not normalise_for_display(np.ones((4, 4))).any()
+
+
+def test_compare_all_skips_a_method_that_refuses_the_model(
+    setup: tuple[str, list[Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--methods all`` asks for what applies: guided backprop's refusal of the SiLU
+    network is one 'skipped' line, like a missing extra, and the exit status is 0."""
+    import neuromask
+
+    spec, photos = setup
+    out = tmp_path / "all"
+    fast = [f"{m}.preset=fast" for m in neuromask.methods(available=True) if "fast" in neuromask.method_info(m).presets]
+    args = ["compare", str(photos[0]), "--model", spec, "--methods", "all", "--out", str(out), "--quiet"]
+    assert main(args + [a for p in fast for a in ("--param", p)]) == 0
+    err = capsys.readouterr().err
+    assert "neuromask compare: skipped guided_backprop (cannot explain this model: guided backprop" in err
+    assert not (out / f"{photos[0].stem}.guided_backprop.npy").exists()
+    assert (out / f"{photos[0].stem}.saliency.npy").exists()
+    assert "guided_backprop" not in (out / "compare.html").read_text()

@@ -14,7 +14,7 @@ import torch
 
 from .._core import atomic_path, save_npy, write_text
 from ..api import explain, method_info, methods, resolve_options
-from ..errors import NeuromaskError, UnknownNameError
+from ..errors import NeuromaskError, UnknownNameError, UnsupportedModelError
 from ..types import Explanation
 from .common import Failure, exit_code, failure, parse_params, read_image
 
@@ -119,8 +119,15 @@ def run(args: argparse.Namespace) -> int:
     maps: list[dict[str, np.ndarray | None]] = [{} for _ in stems]
     seconds: dict[str, float] = {}
     labels: list[str] = ["" for _ in stems]
+    # With --methods all, a method that cannot explain this kind of model (guided backprop
+    # on GELU, LRP on a transformer) is skipped like a missing extra, not a failure; a
+    # method asked for by name that refuses is a failure.
+    refused: dict[str, str] | None = {} if args.methods.strip() == "all" else None
     for name in names:
-        results = explain_each(model, inputs, name, params[name], paths, failures)
+        results = explain_each(model, inputs, name, params[name], paths, failures, refused)
+        if refused is not None and name in refused:
+            print(f"neuromask compare: skipped {name} (cannot explain this model: {refused[name]})", file=sys.stderr)
+            continue
         done = [(i, e, j) for i, (e, j) in enumerate(results) if e is not None]
         for i, e, j in done:
             att = e.attribution[j]
@@ -138,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
     for i, label in enumerate(labels):  # every method failed on this image: the model's own answer
         if not label:
             labels[i] = _own_label(model, inputs[i : i + 1].to(args.device))
+    names = [n for n in names if not refused or n not in refused]
     pictures = [_pixels(t, model) for t in tensors]
     png = args.out / "compare.png"
     with atomic_path(png) as tmp:
@@ -163,16 +171,26 @@ def _own_label(model: Any, x: torch.Tensor) -> str:
 
 
 def explain_each(
-    model: Any, inputs: torch.Tensor, name: str, params: dict[str, Any], paths: list[Path], failures: list[Failure]
+    model: Any,
+    inputs: torch.Tensor,
+    name: str,
+    params: dict[str, Any],
+    paths: list[Path],
+    failures: list[Failure],
+    refused: dict[str, str] | None = None,
 ) -> list[tuple[Explanation | None, int]]:
     """Explain the batch with ``name``: for each image, (its Explanation, its row in it) or
     (None, 0) after adding its :class:`Failure`. An unexpected failure of the batch is
     retried image by image, so that one image that breaks a method does not take the
-    others with it."""
+    others with it. With ``refused`` given, a method that raises UnsupportedModelError is
+    put there with its message instead of into ``failures``."""
     try:
         e = explain(model, inputs, method=name, **params)
         return [(e, i) for i in range(len(paths))]
     except Exception as exc:  # noqa: BLE001 - reported, see failure()
+        if refused is not None and isinstance(exc, UnsupportedModelError):
+            refused[name] = str(exc)
+            return [(None, 0)] * len(paths)
         if len(paths) == 1 or isinstance(exc, NeuromaskError):
             failures.append(failure(f"{', '.join(map(str, paths))}: {name}", exc))
             return [(None, 0)] * len(paths)

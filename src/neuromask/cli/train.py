@@ -12,7 +12,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser(
         "train",
-        help="train a small CNN or BNN on a known-answer dataset",
+        help="train a small CNN, BNN or ViT on a known-answer dataset",
         description="Train a small classifier on a procedural dataset, print its test accuracy "
         "and save its weights (FILE) and a JSON record (FILE with suffix .json).",
     )
@@ -22,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--samples", type=int, default=20_000, help="training samples (default 20000)")
     parser.add_argument("--test-samples", type=int, default=2_000, help="test samples (default 2000)")
-    parser.add_argument("--width", type=int, default=16, help="channels of the first conv block")
+    parser.add_argument(
+        "--width", type=int, help="channels of the first conv block, or the ViT's token dimension (default 16; vit 64)"
+    )
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     parser.add_argument(
         "--seed",

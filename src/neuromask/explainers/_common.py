@@ -93,3 +93,15 @@ def input_gradients(model: nn.Module, inputs: torch.Tensor, target: torch.Tensor
         score = model(x).gather(1, target[sl, None]).sum()
         (grads[sl],) = torch.autograd.grad(score, x)
     return grads
+
+
+def transformer_parts(model: nn.Module) -> list[str]:
+    """The type names of the model's attention and LayerNorm modules, sorted; empty for a CNN.
+
+    Attention is recognised by its class name (``Attention``, ``WindowAttention``,
+    ``ViTSelfAttention``, ``nn.MultiheadAttention``, ...): timm, Hugging Face and
+    hand-written transformers share no base class for it.
+    """
+    return sorted(
+        {type(m).__name__ for m in model.modules() if isinstance(m, nn.LayerNorm) or "Attention" in type(m).__name__}
+    )

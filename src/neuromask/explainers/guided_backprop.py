@@ -12,6 +12,15 @@ Models with smooth activations (SiLU, GELU, Hardswish, ...) have no guided-backp
 (the method is defined for ReLU networks), and a model with no activation module at all
 probably calls ``torch.relu`` functionally, which no hook can reach: both raise
 :class:`~neuromask.errors.UnsupportedModelError` rather than returning plain gradients.
+
+Vision transformers are such models: their MLPs use GELU, x * Phi(x). The rule's two
+halves do not carry over. "Pass where the forward pass did" has no meaning, since GELU
+zeroes no input (it is negative, with a non-zero and even negative slope, below 0); and
+keeping only the positive gradients at each GELU would be a new method that no paper
+defines or has evaluated, whose maps would be neither saliency nor guided backprop. So
+GELU networks are refused, not warned about: a warning would still hand back a map that
+looks like guided backprop's. Hugging Face's activation modules (``GELUActivation``,
+``SiLUActivation``, ...) are not subclasses of ``nn.GELU``; they are recognised by name.
 """
 
 from __future__ import annotations
@@ -43,9 +52,20 @@ UNSUPPORTED: tuple[type[nn.Module], ...] = (
 )
 
 
+# Words in the class names of smooth activation modules outside torch.nn (Hugging Face's
+# GELUActivation, NewGELUActivation, SiLUActivation, ..., timm's GELUTanh, Swish).
+UNSUPPORTED_NAMES = ("gelu", "silu", "swish", "mish")
+
+
 def check_relu_network(model: nn.Module) -> None:
     """Raise UnsupportedModelError unless the model's activations are ReLU-like modules."""
-    smooth = sorted({type(m).__name__ for m in model.modules() if isinstance(m, UNSUPPORTED)})
+    smooth = sorted(
+        {
+            type(m).__name__
+            for m in model.modules()
+            if isinstance(m, UNSUPPORTED) or any(word in type(m).__name__.lower() for word in UNSUPPORTED_NAMES)
+        }
+    )
     if smooth:
         raise UnsupportedModelError(
             f"guided backprop is defined for ReLU networks; this model has {', '.join(smooth)} "

@@ -21,6 +21,16 @@ convolution binarizes whatever weight it holds, so it would compute
 the sign activation has no LRP rule (its straight-through gradient would zero the
 relevance outside its window). Relevance that ignores the real binary weights would look
 like an explanation without being one.
+
+Transformers (any LayerNorm or attention module: ViT, DeiT, Swin, ConvNeXt) are refused
+too, before anything is computed. Neither composite has a rule for a LayerNorm, for the
+attention's softmax or for its product of two activations (q k^T, then the weights times
+v), so Zennit passes relevance through them as plain gradients: that conserves nothing,
+and on a ViT it divided by near-zero and returned NaN. Published rules for these layers
+exist (CP-LRP, Ali et al. 2022, which holds the attention weights and the LayerNorm's
+scale constant; AttnLRP, Achtibat et al. 2024, with rules for softmax and the
+bilinear products); neither is implemented here, so a transformer is explained by
+``gradcam`` on its token grid or by the gradient and perturbation methods instead.
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ from torch import nn
 from ..errors import UnknownNameError, UnsupportedModelError, require
 from ..types import MethodOutput
 from . import METHODS
-from ._common import reduce_channels
+from ._common import reduce_channels, transformer_parts
 
 COMPOSITES = ("epsilon_plus", "epsilon")
 
@@ -112,7 +122,7 @@ def lrp_epsilon(
 
     Raises:
         UnsupportedModelError: the propagated relevance is NaN or infinite, or the model
-            has binarized layers (see the module docstring).
+            has binarized or transformer layers (see the module docstring).
         MissingDependencyError: Zennit is not installed (``neuromask[lrp]``).
     """
     from ..models.binary import BinaryConv2d, BinarySign
@@ -122,6 +132,13 @@ def lrp_epsilon(
         raise UnsupportedModelError(
             f"lrp_epsilon does not support binarized layers ({', '.join(binarized)}): Zennit's rules would "
             "re-binarize their modified weights; explain this model with occlusion, rise or lime instead"
+        )
+    transformer = transformer_parts(model)
+    if transformer:
+        raise UnsupportedModelError(
+            f"lrp_epsilon has no relevance rule for transformer layers ({', '.join(transformer)}): the "
+            "composites would pass relevance through them as plain gradients (see AttnLRP / CP-LRP); "
+            "explain this model with gradcam, integrated_gradients or occlusion instead"
         )
     _import_zennit()
     from zennit.attribution import Gradient

@@ -72,6 +72,7 @@ and the history stay on the device until the end), so large batches run without 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -179,6 +180,13 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+@functools.cache
+def _kernel_on(name: str, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """KERNELS[name] on ``device``, copied there once: a copy from the host in every step
+    would make the GPU wait for it."""
+    return KERNELS[name].to(device=device, dtype=dtype)
+
+
 def sparsity_loss(weights: torch.Tensor, tau: float, reduction: str) -> torch.Tensor:
     """Per-image |W + tau|_1, summed or averaged over the mask: weights (N, 1, h, w) -> (N,)."""
     per_pixel = (weights + tau).abs().flatten(1)
@@ -195,7 +203,7 @@ def smoothness_loss(
     it at the border, as if the mask went on with its edge values. Without padding, a
     mask smaller than the kernel has no valid position and costs 0.
     """
-    k = KERNELS[kernel].to(dtype=weights.dtype, device=weights.device)
+    k = _kernel_on(kernel, weights.device, weights.dtype)
     if padding == "replicate":
         r = k.shape[-1] // 2
         weights = F.pad(weights, (r, r, r, r), mode="replicate")

@@ -7,7 +7,12 @@ Spec syntax (the first rule that matches wins):
 ``torchvision:NAME``        torchvision's classifier ``NAME`` with its ``DEFAULT`` weights
                             (extra ``vision``), e.g. ``torchvision:resnet18``
 ``timm:NAME``               timm's ``NAME`` with its pretrained weights (extra ``timm``),
-                            e.g. ``timm:resnet18`` or ``timm:resnet18.a1_in1k``
+                            e.g. ``timm:resnet18`` or ``timm:resnet18.a1_in1k``; vision
+                            transformers too (``vit_*``, ``deit_*``, ``swin_*``); with
+                            ``weights=FILE`` from a local checkpoint
+``hf:DIR``                  a Hugging Face ``transformers`` image classifier and its image
+                            processor, saved in folder ``DIR`` by ``save_pretrained``
+                            (extra ``hf``; see :mod:`neuromask.models.hf`)
 ``PATH.onnx``               an ONNX file, converted to PyTorch by onnx2torch so that
                             gradients flow (extra ``onnx``)
 ``PATH@MODULE:CLASS``       a state dict (``torch.save(model.state_dict(), PATH)``) loaded
@@ -17,8 +22,8 @@ Spec syntax (the first rule that matches wins):
 ``PATH``                    a TorchScript file (``torch.jit.save``)
 ==========================  ===========================================================
 
-Keyword options override what the model brings (torchvision and timm models bring their
-own input size, normalisation, crop and labels; ONNX files their input shape); for files
+Keyword options override what the model brings (torchvision, timm and Hugging Face models
+bring their own input size, normalisation, crop and labels; ONNX files their input shape); for files
 the defaults are those of :data:`FILE_DEFAULTS`: 224 x 224 RGB, ImageNet mean/std,
 ImageNet-style centre crop, no labels. Every failure raises
 :class:`~neuromask.errors.ModelLoadError` with a one-line message (a missing optional
@@ -115,7 +120,8 @@ def load_model(
     text = os.fspath(spec).strip()
     if not text:
         raise ModelLoadError(
-            "the model spec is empty; give a built-in name (see `neuromask models`), torchvision:NAME, timm:NAME or a model file"
+            "the model spec is empty; give a built-in name (see `neuromask models`), torchvision:NAME, timm:NAME, "
+            "hf:DIR or a model file"
         )
     if weights is not None and not text.startswith(("torchvision:", "timm:")):
         raise ModelLoadError(
@@ -165,6 +171,10 @@ def _load(spec: str, weights: str | os.PathLike[str] | None) -> LoadedModel:
         return _load_torchvision(spec, spec.removeprefix("torchvision:"), weights)
     if spec.startswith("timm:"):
         return _load_timm(spec, spec.removeprefix("timm:"), weights)
+    if spec.startswith("hf:"):
+        from .hf import load_hf
+
+        return load_hf(spec, spec.removeprefix("hf:"))
     if "@" in spec:
         # A class spec never holds '@', so split at the last one: paths may contain '@'.
         path, class_spec = spec.rsplit("@", 1)
@@ -174,7 +184,7 @@ def _load(spec: str, weights: str | os.PathLike[str] | None) -> LoadedModel:
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise ModelLoadError(
             f"unknown model '{spec}'{hint}; give a built-in name ({', '.join(MODELS.names())}), "
-            "torchvision:NAME, timm:NAME, a TorchScript file, a .onnx file or WEIGHTS.pt@MODULE:CLASS"
+            "torchvision:NAME, timm:NAME, hf:DIR, a TorchScript file, a .onnx file or WEIGHTS.pt@MODULE:CLASS"
         )
     path = _existing_file(spec)
     if path.suffix.lower() == ".onnx":

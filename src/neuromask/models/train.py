@@ -32,15 +32,20 @@ from .. import datasets
 from ..errors import InputError, ModelLoadError, UnknownNameError, require
 from .binary import BinaryCNN
 from .small import CarliniWagnerCNN, SmallCNN
+from .vit import SmallViT
 
 # Architectures by the name the CLI takes: (num_classes, in_channels, width) -> module.
 ARCHS: dict[str, Callable[[int, int, int], nn.Module]] = {
     "cnn": SmallCNN,
     "bnn": BinaryCNN,
+    "vit": SmallViT,
     # No width: the architecture is fixed. Listed so that load_trained() rebuilds what
     # train_cifar10() saved.
     "carlini_wagner": lambda num_classes, in_channels, width: CarliniWagnerCNN(num_classes, in_channels),
 }
+# The width each architecture is trained at unless told: channels of the CNNs' first
+# block, the ViT's token dimension.
+DEFAULT_WIDTHS: dict[str, int] = {"cnn": 16, "bnn": 16, "vit": 64}
 # Index of the first test sample: far beyond any training set, so the two never overlap.
 TEST_START = 10**9
 
@@ -139,7 +144,7 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, ba
 
 
 def build(arch: str, num_classes: int, *, in_channels: int = 1, width: int = 16, seed: int = 0) -> nn.Module:
-    """A fresh ``cnn`` (SmallCNN) or ``bnn`` (BinaryCNN) with initial weights drawn from ``seed``."""
+    """A fresh ``cnn`` (SmallCNN), ``bnn`` (BinaryCNN) or ``vit`` (SmallViT) with initial weights drawn from ``seed``."""
     if arch not in ARCHS:
         raise UnknownNameError(f"unknown architecture '{arch}'; choose one of: {', '.join(ARCHS)}")
     with torch.random.fork_rng(devices=[]):
@@ -156,7 +161,7 @@ def train(
     epochs: int = 8,
     batch_size: int = 128,
     lr: float = 3e-3,
-    width: int = 16,
+    width: int | None = None,
     seed: int = 0,
     progress: bool = True,
     **options: Any,
@@ -165,10 +170,11 @@ def train(
 
     Args:
         dataset: a registered dataset name; ``options`` are its options (e.g. ``variant``).
-        arch: ``"cnn"`` or ``"bnn"``.
+        arch: ``"cnn"``, ``"bnn"`` or ``"vit"``.
         samples, test_samples: sizes of the training and the test set.
         epochs, batch_size, lr: passed to :func:`fit`.
-        width: channels of the first conv block.
+        width: channels of the first conv block (the ViT's token dimension); default
+            :data:`DEFAULT_WIDTHS` of the architecture.
         seed: data, initial weights and shuffling.
         progress: show tqdm bars.
 
@@ -176,6 +182,7 @@ def train(
         The trained model (eval mode) and its record (accuracy on the test set).
     """
     started = time.perf_counter()
+    width = DEFAULT_WIDTHS.get(arch, 16) if width is None else width
     data = datasets.generate(dataset, samples, seed=seed, **options)
     test = datasets.generate(dataset, test_samples, seed=seed, start=TEST_START, **options)
     model = build(arch, len(data.class_names), in_channels=data.images.shape[1], width=width, seed=seed)
