@@ -43,10 +43,14 @@ demo: $(BIN)/.installed
 
 test: lint test-core test-extras docs
 
-# The linter and the formatter's check, on everything Python the project has.
+# The linter and the formatter's check, on everything Python the project has; the type
+# checker on the package (strict, configured in pyproject.toml); and the import graph's
+# rules (no private module of another package, no cycle, apps use the public API).
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks docs
 	$(BIN)/ruff format --check src tests benchmarks docs
+	$(BIN)/mypy
+	$(BIN)/python tests/import_graph.py --bad
 
 # A file target: once Chromium is installed this step costs nothing.
 $(CHROMIUM):

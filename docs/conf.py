@@ -32,14 +32,14 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx_gallery.gen_gallery",
+    # Executes and renders docs/notebooks/; it also sets myst_parser up, with which guide pages
+    # include the repository's Markdown pages (`.. include:: ... :parser: myst_parser.sphinx_`).
     "myst_nb",
 ]
 
 # Notebooks (docs/notebooks/*.ipynb) are committed without outputs and executed by myst-nb at
-# every build, in a Jupyter kernel of this Python; a cell that fails fails the build. Markdown
-# files stay out of the site (myst-nb would read them: the repository's README-style .md
-# pages are not pages here), and so do the .ipynb downloads that sphinx-gallery writes
-# beside its examples.
+# every build, in a Jupyter kernel of this Python; a cell that fails fails the build. The
+# .ipynb downloads that sphinx-gallery writes beside its examples are not pages.
 nb_execution_mode = "force"
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
@@ -70,7 +70,9 @@ sphinx_gallery_conf = {
 html_theme = "furo"
 html_title = f"neuromask {release}"
 html_static_path = ["_static"]
-exclude_patterns = ["_build", "examples", "*.md", "**/*.md", "auto_examples/*.ipynb", "**/.ipynb_checkpoints"]
+# Markdown files are not pages of their own (the README-style pages of the repository); the
+# guide includes the two it shows.
+exclude_patterns = ["_build", "examples", "**.md", "auto_examples/*.ipynb", "**/.ipynb_checkpoints"]
 
 
 def _indent(line: str) -> int:

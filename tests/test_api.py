@@ -279,3 +279,16 @@ def test_only_a_shape_mismatch_becomes_an_input_error() -> None:
     with pytest.raises(RuntimeError, match="internal") as info:
         forward_logits(_Raises(RuntimeError("an internal assert failed")), x)
     assert not isinstance(info.value, InputError)
+
+
+def test_a_slow_method_without_a_fast_preset_is_refused() -> None:
+    from neuromask.explainers import METHODS
+
+    def slow(model, inputs, target, *, steps: int = 100):  # noqa: ANN001, ANN202 - never called
+        """A method with an iteration count."""
+
+    with pytest.raises(RuntimeError, match="'steps', so it must register a 'fast' preset"):
+        METHODS.register("slow_without_fast", kind="mask", order=99)(slow)
+    assert "slow_without_fast" not in METHODS
+    METHODS.register("slow_with_fast", kind="mask", order=99, presets={"fast": {"steps": 2}})(slow)
+    METHODS._entries.pop("slow_with_fast")

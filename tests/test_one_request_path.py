@@ -2,7 +2,7 @@
 
 Occlusion on the shipped 32 px ``triangles_squares-cnn``, on one image, through
 ``neuromask.explain()``, ``neuromask explain``, ``neuromask compare``, ``neuromask
-explain-dataset`` (its table), the benchmark runner, the BNN
+explain-dataset`` (its table and its ``--per-image`` files), the benchmark runner, the BNN
 study and the dashboard. Each must run with what :func:`neuromask.resolve_options` gives for
 32 px: occlusion's window and stride are given for 224 px (32 and 16), so at 32 px they are
 round(32 * 32 / 224) = 5 and round(16 * 32 / 224) = 2. Before the options were resolved in
@@ -80,13 +80,16 @@ def test_every_entry_point_records_the_same_options_and_makes_the_same_map(reque
     # neuromask explain-dataset
     out = tmp_path / "run"
     argv = ["explain-dataset", str(path.parent), "--model", MODEL, "--methods", METHOD, "--out", str(out)]
-    assert main([*argv, "--quiet"]) == 0
+    assert main([*argv, "--per-image", "--quiet"]) == 0
     from neuromask.runs import RunResults
 
     results = RunResults(out)
     row = results.table.to_pylist()[0]
     recorded["explain-dataset (results.parquet)"] = json.loads(row["options"])["options"]
     maps["explain-dataset"] = results.map("shape.png", METHOD)
+    per_image = json.loads((out / "per_image" / f"shape.png.{METHOD}.json").read_text())
+    recorded["explain-dataset --per-image"] = per_image["params"]
+    maps["explain-dataset --per-image"] = np.load(out / "per_image" / f"shape.png.{METHOD}.npy")
 
     # the benchmark runner, on the same image
     from neuromask.bench import RowStore
@@ -121,8 +124,9 @@ def test_every_entry_point_records_the_same_options_and_makes_the_same_map(reque
     from neuromask.dashboard import logic
 
     picture_inputs, _ = logic.prepare(model, Image.open(path))
-    result = logic.run_method(model, picture_inputs, int(e.target[0]), METHOD, with_scores=False)
+    result = logic.run_method(model, picture_inputs, int(e.target[0]), METHOD, with_scores=False, image="shape.png")
     recorded["dashboard"], maps["dashboard"] = result.params, result.attribution
+    recorded["dashboard (record)"] = result.record["params"]
 
     want = _json(expected)
     # The study explains a bare module (no LoadedModel): the model's mean and std are None
@@ -130,3 +134,9 @@ def test_every_entry_point_records_the_same_options_and_makes_the_same_map(reque
     assert {name: _json(options) for name, options in recorded.items()} == {name: want for name in recorded}
     for name, m in maps.items():
         np.testing.assert_allclose(m, maps["explain()"], rtol=1e-5, atol=1e-6, err_msg=name)
+    # One record format: neuromask explain's, explain-dataset --per-image's and the dashboard's
+    # agree on every field but the image's name, the seconds and the scores asked for.
+    same = {k: v for k, v in record.items() if k not in ("image", "seconds")}
+    assert {k: v for k, v in per_image.items() if k not in ("image", "seconds")} == same
+    assert {k: v for k, v in _json(result.record).items() if k not in ("image", "seconds")} == same
+    assert record["target"] == int(e.target[0]) and record["masked_probability"] is None

@@ -32,6 +32,8 @@ The command line's exit codes, one rule for every subcommand:
 
 from __future__ import annotations
 
+from types import ModuleType
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -80,7 +82,7 @@ class ImageNote(UserWarning):
     first frame of an animated GIF is explained. The CLI prints each on one line."""
 
 
-def require(module: str, extra: str, purpose: str):  # noqa: ANN201 - returns a module
+def require(module: str, extra: str, purpose: str) -> ModuleType:
     """Import an optional dependency or raise :class:`MissingDependencyError`."""
     import importlib
 

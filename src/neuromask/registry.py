@@ -8,8 +8,11 @@ grid and the tests' parametrisation.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Generic, TypeVar
 
 from .errors import UnknownNameError
@@ -39,10 +42,16 @@ class Registry(Generic[T]):
         def decorate(obj: T) -> T:
             if name in self._entries:
                 raise RuntimeError(f"{self.kind} '{name}' is registered twice")
+            self.check(name, obj, meta)
             self._entries[name] = Entry(name, obj, dict(meta))
             return obj
 
         return decorate
+
+    def check(self, name: str, obj: T, meta: dict[str, Any]) -> None:
+        """Refuse a registration that breaks this registry's contract: raise ``RuntimeError``
+        naming what is wrong. A registry with a contract overrides it; it runs at import,
+        so a bad entry never gets as far as a run."""
 
     def entry(self, name: str) -> Entry[T]:
         try:
@@ -65,3 +74,12 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[Entry[T]]:
         return iter(self._entries[n] for n in self.names())
+
+
+def import_submodules(package: str, path: Iterable[str], *, skip: Iterable[str] = ()) -> list[ModuleType]:
+    """Import every public module of ``package`` (its ``__name__`` and ``__path__``), in name
+    order, but those in ``skip``: a registry's discovery, each module registering itself when
+    imported, so that a new method, metric, dataset or command is a new file and nothing else.
+    """
+    names = sorted(i.name for i in pkgutil.iter_modules(path) if not i.name.startswith("_") and i.name not in set(skip))
+    return [importlib.import_module(f"{package}.{name}") for name in names]

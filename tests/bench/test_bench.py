@@ -74,7 +74,7 @@ def test_rows_resume_and_failures(group: Group, broken_method: None, tmp_path: P
     failures = run_group(group, METHOD_NAMES, SUITE, store, tmp_path)
     rows = read_rows(tmp_path / "rows.jsonl")
     # Mask-only metrics do not apply to these methods: 10 metrics per (method, image).
-    per_cell = len([e for e in group.metrics if e.meta["applies_to"] == "any"])
+    per_cell = len([e for e in group.metrics if e.applies_to == "any"])
     assert len(rows) == 3 * 2 * per_cell
     broken = [r for r in rows if r.method == "test_broken"]
     assert failures == len(broken) == 2 * per_cell
@@ -105,7 +105,7 @@ def test_report_reads_rows_only(group: Group, broken_method: None, tmp_path: Pat
     md = (tmp_path / "results.md").read_text()
     assert "| saliency |" in md and "| center |" in md
     assert "insertion_minus_deletion ↑" in md and "seconds ↓" in md and "equal_area_iou ↑" in md
-    per_cell = len([e for e in group.metrics if e.meta["applies_to"] == "any"])
+    per_cell = len([e for e in group.metrics if e.applies_to == "any"])
     assert f"test_broken: {2 * per_cell} cell(s): `RuntimeError: this method always fails`" in md
     csv_text = (tmp_path / "summary.csv").read_text()
     assert "grey-net,center,pointing_game,localisation,True" in csv_text

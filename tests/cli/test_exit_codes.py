@@ -106,7 +106,7 @@ def test_exit_2_for_a_bad_request_before_any_work(model_file, images, tmp_path, 
 def test_exit_2_for_a_missing_extra_names_the_install_command(
     model_file, images, tmp_path, capsys, monkeypatch
 ) -> None:
-    import neuromask.explainers as explainers
+    import neuromask.explainers._registry as explainers
 
     monkeypatch.setattr(explainers, "_importable", lambda module: False)
     code = main(
@@ -164,18 +164,18 @@ def test_exit_3_a_library_bug_is_not_disguised_as_a_user_error(
 
 
 def test_exit_130_on_ctrl_c_leaves_only_complete_files(model_file, images, tmp_path, capsys, monkeypatch) -> None:
-    import neuromask.viz.overlay as overlay
+    from matplotlib.figure import Figure
 
-    real, calls = overlay.save_overlay, []
+    real, calls = Figure.savefig, []
 
-    def interrupted_half_way(path, *args, **kwargs):
+    def interrupted_half_way(self, path, *args, **kwargs):
         calls.append(path)
         if len(calls) == 2:  # the second image's PNG: write half of it, then Ctrl-C
             Path(path).write_bytes(b"\x89PNG half")
             raise KeyboardInterrupt
-        return real(path, *args, **kwargs)
+        return real(self, path, *args, **kwargs)
 
-    monkeypatch.setattr(overlay, "save_overlay", interrupted_half_way)
+    monkeypatch.setattr(Figure, "savefig", interrupted_half_way)
     out = tmp_path / "o"
     code = _explain(model_file, [images["a"], images["b"]], out, "--batch-size", "1")
     assert code == errors.EXIT_INTERRUPTED == 130

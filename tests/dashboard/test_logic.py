@@ -221,19 +221,28 @@ def test_overlay_blends_half_and_enlarges_small_images() -> None:
 def test_the_archive_holds_every_map_and_the_record(shared: LoadedModel, triangle) -> None:
     inputs, picture, _ = triangle
     results = [
-        _on_worker(logic.run_method, shared, inputs, 0, m, {"steps": 5} if m == "neuromask" else {})
+        _on_worker(logic.run_method, shared, inputs, 0, m, {"steps": 5} if m == "neuromask" else {}, image="t.png")
         for m in ("neuromask", "gradcam")
     ]
-    with zipfile.ZipFile(io.BytesIO(logic.results_archive(picture, results, {"image": "t.png", "target": 0}))) as zf:
+    with zipfile.ZipFile(io.BytesIO(logic.results_archive(picture, results))) as zf:
         assert sorted(zf.namelist()) == sorted(
-            ["image.png", "results.json", "neuromask.npy", "neuromask.png", "gradcam.npy", "gradcam.png"]
+            ["image.png"] + [f"t.{m}.{suffix}" for m in ("neuromask", "gradcam") for suffix in ("npy", "png", "json")]
         )
         for r in results:
-            np.testing.assert_array_equal(np.load(zf.open(f"{r.method}.npy")), r.attribution)
-        record = json.loads(zf.read("results.json"))
+            np.testing.assert_array_equal(np.load(zf.open(f"t.{r.method}.npy")), r.attribution)
+        records = {m: json.loads(zf.read(f"t.{m}.json")) for m in ("neuromask", "gradcam")}
         image = np.asarray(Image.open(zf.open("image.png")))
-    assert record["image"] == "t.png" and record["methods"]["gradcam"]["kind"] == "cam"
-    assert record["methods"]["neuromask"]["scores"] == pytest.approx(results[0].scores)
+    # The record neuromask explain writes: the same keys, the options used, the scores.
+    assert set(records["gradcam"]) == {
+        "image", "model", "method", "target", "label", "probability", "masked_probability", "mask_mean",
+        "seconds", "params", "scores",
+    }  # fmt: skip
+    assert records["gradcam"]["image"] == "t.png" and records["gradcam"]["target"] == 0
+    assert records["gradcam"]["masked_probability"] is None
+    assert records["neuromask"]["params"]["steps"] == 5 and records["neuromask"]["masked_probability"] is not None
+    assert records["neuromask"]["scores"] == pytest.approx(
+        {k: v for k, v in results[0].scores.items() if k != "seconds"}
+    )
     np.testing.assert_array_equal(image, (picture * 255).round().astype(np.uint8))
 
 

@@ -181,3 +181,37 @@ def test_load_rejects_other_files(tmp_path) -> None:
 def test_empty_dataset() -> None:
     data = datasets.generate("counting", 0)
     assert data.images.shape == (0, 1, 32, 32) and data.evidence.shape == (0, 32, 32)
+
+
+def _fine(rng, label, *, size=8):
+    """A well-formed generator."""
+    return np.zeros((size, size), np.float32), np.ones((size, size), bool)
+
+
+def _positional_option(rng, label, size=8):
+    """An option that is not keyword-only."""
+    return _fine(rng, label)
+
+
+@pytest.mark.parametrize(
+    "fn, meta, message",
+    [
+        (_fine, {"classes": ("a",)}, "at least two"),
+        (_fine, {"classes": ["a", "b"]}, "tuple"),
+        (_fine, {"classes": ("a", "b"), "variants": ("x",)}, "no variant option"),
+        (_fine, {"classes": ("a", "b"), "colour": "red"}, "unknown keys"),
+        (_positional_option, {"classes": ("a", "b")}, "keyword-only"),
+        (lambda label, rng: None, {"classes": ("a", "b")}, r"\(rng, label\) first"),
+    ],
+)
+def test_a_registration_that_breaks_the_contract_is_refused(fn, meta, message) -> None:
+    with pytest.raises(RuntimeError, match=message):
+        datasets.DATASETS.register("test_bad", **meta)(fn)
+    assert "test_bad" not in datasets.DATASETS
+
+
+def test_every_dataset_module_is_found() -> None:
+    import pkgutil
+
+    modules = {i.name for i in pkgutil.iter_modules(datasets.__path__) if not i.name.startswith("_")}
+    assert set(datasets.DATASETS.names()) <= modules  # each dataset is its own module, imported by the package

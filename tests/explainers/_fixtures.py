@@ -10,7 +10,6 @@ from helpers import one_thread  # noqa: F401 - re-exported: the modules here imp
 
 def fast_options(method: str, size: tuple[int, int]) -> dict[str, Any]:
     """The registry's settings for ``method`` on an image of ``size`` (H, W): its ``fast``
-    preset (few steps or samples) and its pixel-sized options scaled from 224 px."""
-    info = neuromask.method_info(method)
-    preset = {"preset": "fast"} if "fast" in info.presets else {}
-    return {**preset, **info.scaled_options(size)}
+    preset (few steps or samples); explain() scales the pixel-sized options to ``size``
+    itself (neuromask.resolve_options)."""
+    return {"preset": "fast"} if "fast" in neuromask.method_info(method).presets else {}

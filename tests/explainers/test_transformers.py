@@ -92,7 +92,7 @@ def test_gradcam_picks_the_last_norm_the_target_reaches_in_a_class_token_vit() -
         num_prefix_tokens = 1
 
         def __init__(self) -> None:
-            super().__init__(3, 1, 16, depth=2, heads=2, patch_size=4)
+            super().__init__(3, 1, 16, depth=2, heads=2)
             self.cls = nn.Parameter(torch.randn(1, 1, 16))
 
         def forward(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -102,7 +102,7 @@ def test_gradcam_picks_the_last_norm_the_target_reaches_in_a_class_token_vit() -
 
     torch.manual_seed(0)
     model = ClassTokenViT().eval()
-    x = torch.randn(2, 1, 16, 16)
+    x = torch.randn(2, 1, 32, 32)
     e = neuromask.explain(model, x, method="gradcam")
     assert (e.extras["layer"], e.extras["grid"]) == ("blocks.1.norm1", "tokens 4x4 after 1")
     # The same layer by name: the same map; the final norm by name: exactly zero.
@@ -116,8 +116,8 @@ def test_gradcam_picks_the_last_norm_the_target_reaches_in_a_class_token_vit() -
 def test_gradcam_on_tokens_equals_a_literal_computation() -> None:
     """Grad-CAM on SmallViT's final norm, computed by hand from its parts."""
     torch.manual_seed(1)
-    model = SmallViT(3, 1, 16, depth=2, heads=2, patch_size=4).eval()
-    x = torch.randn(2, 1, 20, 12)  # a 5 x 3 grid
+    model = SmallViT(3, 1, 16, depth=2, heads=2).eval()
+    x = torch.randn(2, 1, 40, 24)  # a 5 x 3 grid
     target = torch.tensor([2, 0])
     e = neuromask.explain(model, x, target=target, method="gradcam", relu=False)
     assert (e.extras["layer"], e.extras["grid"]) == ("norm", "tokens 5x3")
@@ -128,7 +128,7 @@ def test_gradcam_on_tokens_equals_a_literal_computation() -> None:
     model.head(a.mean(dim=1)).gather(1, target[:, None]).sum().backward()
     maps = a.detach().transpose(1, 2).reshape(2, 16, 5, 3)
     weights = a.grad.transpose(1, 2).reshape(2, 16, 5, 3).mean(dim=(2, 3), keepdim=True)
-    expected = F.interpolate((weights * maps).sum(dim=1, keepdim=True), size=(20, 12), mode="bilinear")[:, 0]
+    expected = F.interpolate((weights * maps).sum(dim=1, keepdim=True), size=(40, 24), mode="bilinear")[:, 0]
     torch.testing.assert_close(e.attribution, expected, rtol=1e-4, atol=1e-6)
 
 

@@ -8,8 +8,9 @@ from here; users never need them (the public surface is ``neuromask.__all__``).
 
 from .checks import SHAPE_MISMATCH, check_channels, check_inputs, forward_logits, model_device, resolve_target
 from .display import display_images, target_labels
-from .files import atomic_path, save_npy, write_text
+from .files import atomic_path, save_npy, save_npz, write_bytes, write_text
 from .guard import frozen
+from .messages import one_line
 from .perturb import BLUR_FRACTION, gaussian_blur, make_baseline, relative_blur_sigma
 
 __all__ = [
@@ -19,12 +20,15 @@ __all__ = [
     "model_device",
     "resolve_target",
     "frozen",
+    "one_line",
     "gaussian_blur",
     "make_baseline",
     "BLUR_FRACTION",
     "relative_blur_sigma",
     "atomic_path",
     "save_npy",
+    "save_npz",
+    "write_bytes",
     "write_text",
     "SHAPE_MISMATCH",
     "display_images",

@@ -40,7 +40,8 @@ def check_inputs(inputs: Any) -> torch.Tensor:
     if not torch.isfinite(inputs).all():
         bad = int((~torch.isfinite(inputs)).sum())
         raise InputError(f"inputs contain {bad} NaN or infinite values; clean or re-preprocess the images")
-    return inputs
+    checked: torch.Tensor = inputs
+    return checked
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -93,14 +94,11 @@ def resolve_target(
     n, num_classes = logits.shape
     if target is None:
         return logits.argmax(dim=1)
-    if isinstance(target, str) or (
-        isinstance(target, Sequence)
-        and not isinstance(target, torch.Tensor)
-        and any(isinstance(t, str) for t in target)
-    ):
+    # A Tensor is not a collections.abc.Sequence: a sequence here is a list or tuple.
+    if isinstance(target, str) or (isinstance(target, Sequence) and any(isinstance(t, str) for t in target)):
         if model is None:
             raise TargetError("a class name needs a model with labels (neuromask.load_model); pass an index instead")
-        names = [target] if isinstance(target, str) else list(target)
+        names: list[int | str] = [target] if isinstance(target, str) else list(target)
         target = [model.class_index(t) for t in names]
     if isinstance(target, bool):
         raise TargetError(f"target must be an int, a sequence of N ints or None; got {target!r}")

@@ -23,24 +23,31 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import html
+import io
 import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from .._core import write_text
+from ..metrics import CATEGORIES, metric_info, metrics
+from ..outputs import Cell as PageCell
+from ..outputs import Page
 from .rows import Row, read_rows
 from .runner import MACHINE_FILE, ROWS_FILE
 from .suites import Goals
 
 DERIVED = "insertion_minus_deletion"
 CORRECT = "own_above_other"
-CATEGORY_ORDER = ("localisation", "faithfulness", "sanity", "complexity", "cost")
+CATEGORY_ORDER = tuple(CATEGORIES)
 CONFIDENCE = 0.95
+# Numbers right-aligned, the method column left; charts small enough to sit side by side.
+PAGE_STYLE = "td,th{text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:32em}"
 
 
 @dataclass(frozen=True)
@@ -60,16 +67,14 @@ class Cell:
 
 
 def _metric_meta(metric: str) -> tuple[str, bool]:
-    """(category, higher_is_better) of a metric name, the derived ones included."""
-    from ..metrics import METRICS
-
+    """(category, higher_is_better) of a metric name, the report's derived ones included."""
     if metric == DERIVED:
         return "faithfulness", True
     if metric == CORRECT:
         return "localisation", True
-    if metric in METRICS:
-        meta = METRICS.entry(metric).meta
-        return str(meta["category"]), bool(meta["higher_is_better"])
+    if metric in metrics():
+        info = metric_info(metric)
+        return info.category, info.higher_is_better
     return "other", True
 
 
@@ -205,57 +210,26 @@ def _fmt(cell: Cell | None) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class Table:
-    """One group's table as data: the header, and per method its cells (text, best?)."""
-
-    header: list[str]
-    rows: list[tuple[str, bool, list[tuple[str, bool]]]]
-
-
-def build_table(table: dict[str, dict[str, Cell]], highlight: str) -> Table:
-    """Methods as rows (in the registry's display order), metrics as columns (↑/↓ = better)."""
+def add_table(page: Page, table: dict[str, dict[str, Cell]], highlight: str) -> None:
+    """Methods as rows (in the registry's display order, ``highlight`` in bold), metrics as
+    columns (↑/↓ = better), the best of each column in bold."""
     columns = _metric_columns(table)
     header = ["method"] + [f"{m} {'↑' if _metric_meta(m)[1] else '↓'}" for m in columns]
     bests = {m: _best(table, m)[1] for m in columns}
     rows = []
     for method in sorted(table, key=_display_order):
         cells = table[method]
+        best = [m in cells and cells[m].mean == bests[m] for m in columns]
         rows.append(
-            (
-                method,
-                method == highlight,
-                [(_fmt(cells.get(m)), m in cells and cells[m].mean == bests[m]) for m in columns],
-            )
+            [PageCell(method, method == highlight)] + [PageCell(_fmt(cells.get(m)), b) for m, b in zip(columns, best)]
         )
-    return Table(header, rows)
+    page.table(header, rows)
 
 
 def _display_order(method: str) -> tuple[int, str]:
     from ..api import method_info, methods
 
     return (method_info(method).order if method in methods() else 99, method)
-
-
-def markdown_table(table: Table) -> str:
-    def bold(text: str, yes: bool) -> str:
-        return f"**{text}**" if yes else text
-
-    lines = ["| " + " | ".join(table.header) + " |", "|---|" + "---|" * (len(table.header) - 1)]
-    for method, highlighted, cells in table.rows:
-        lines.append(f"| {bold(method, highlighted)} | " + " | ".join(bold(t, b) for t, b in cells) + " |")
-    return "\n".join(lines)
-
-
-def html_table(table: Table) -> str:
-    def cell(text: str, tag: str, bold: bool = False) -> str:
-        inner = html.escape(text)
-        return f"<{tag}>{'<b>' + inner + '</b>' if bold else inner}</{tag}>"
-
-    rows = ["<tr>" + "".join(cell(h, "th") for h in table.header) + "</tr>"]
-    for method, highlighted, cells in table.rows:
-        rows.append("<tr>" + cell(method, "td", highlighted) + "".join(cell(t, "td", b) for t, b in cells) + "</tr>")
-    return "<table>" + "".join(rows) + "</table>"
 
 
 def _ci(cell: Cell) -> str:
@@ -375,40 +349,13 @@ def _charts(summary: dict[str, dict[str, dict[str, Cell]]], out: Path, highlight
     return made
 
 
-def _suite_of(machine: dict[str, object]) -> Goals:
+def _suite_of(machine: dict[str, Any]) -> Goals:
     """The goals of the suite the latest run in ``machine.json`` ran (the default goals otherwise)."""
     from .suites import SUITES
 
     runs = machine.get("runs") if isinstance(machine.get("runs"), list) else [machine]
     name = runs[-1].get("suite") if runs and isinstance(runs[-1], dict) else None
     return SUITES[name].goals if name in SUITES else Goals()
-
-
-def _html(
-    tables: list[tuple[str, Table, list[Path]]],
-    goal_lines: list[str],
-    failures: list[str],
-    machine: dict[str, object],
-    out: Path,
-) -> str:
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>neuromask benchmark</title>",
-        "<style>body{font-family:sans-serif;margin:2em;max-width:90em}table{border-collapse:collapse;font-size:85%}"
-        "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:first-child,th:first-child{text-align:left}"
-        "img{max-width:32em;margin:4px}</style></head><body>",
-        "<h1>neuromask benchmark</h1>",
-        "<p>Mean over images [95 % bootstrap confidence interval] n = images; the best of each column in bold.</p>",
-        "<h2>Goals</h2><ul>" + "".join(f"<li>{html.escape(g[2:])}</li>" for g in goal_lines) + "</ul>",
-    ]
-    for group, table, charts in tables:
-        parts.append(f"<h2>{html.escape(group)}</h2>" + html_table(table))
-        parts.append("".join(f"<img src='{html.escape(str(p.relative_to(out)))}' alt=''>" for p in charts))
-    parts.append("<h2>Failures</h2><ul>" + "".join(f"<li>{html.escape(f[2:])}</li>" for f in failures) + "</ul>")
-    parts.append(
-        "<h2>Machine and runs (machine.json)</h2><pre>" + html.escape(json.dumps(machine, indent=1)) + "</pre>"
-    )
-    parts.append("</body></html>")
-    return "\n".join(parts)
 
 
 def write_report(
@@ -429,54 +376,51 @@ def write_report(
     written = []
 
     csv_path = out / "summary.csv"
-    with csv_path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(
-            [
-                "group",
-                "method",
-                "metric",
-                "category",
-                "higher_is_better",
-                "mean",
-                "ci_low",
-                "ci_high",
-                "n",
-                "undefined",
-                "failures",
-            ]
-        )
-        for group, table in summary.items():
-            for method, cells in sorted(table.items()):
-                for metric, c in cells.items():
-                    category, higher = _metric_meta(metric)
-                    writer.writerow(
-                        [group, method, metric, category, higher, c.mean, c.low, c.high, c.n, c.undefined, c.failures]
-                    )
-    written.append(csv_path)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(
+        [
+            "group",
+            "method",
+            "metric",
+            "category",
+            "higher_is_better",
+            "mean",
+            "ci_low",
+            "ci_high",
+            "n",
+            "undefined",
+            "failures",
+        ]
+    )
+    for group, table in summary.items():
+        for method, cells in sorted(table.items()):
+            for metric, c in cells.items():
+                category, higher = _metric_meta(metric)
+                writer.writerow(
+                    [group, method, metric, category, higher, c.mean, c.low, c.high, c.n, c.undefined, c.failures]
+                )
+    written.append(write_text(csv_path, text.getvalue()))
 
     chart_paths = _charts(summary, out, goal.highlight) if charts else {}
     goal_lines = goals(summary, goal)
     failure_lines = _failures(current_rows(rows))
-    tables = [
-        (group, build_table(table, goal.highlight), chart_paths.get(group, [])) for group, table in summary.items()
-    ]
-    md = ["# neuromask benchmark", ""]
-    md += [
+    page = Page("neuromask benchmark", style=PAGE_STYLE)
+    page.paragraph(
         "Mean over images [95 % percentile-bootstrap confidence interval of the mean] n = images scored; "
         "the best of each column in bold; ↑ higher is better, ↓ lower. Machine and runs: `machine.json`."
-        + (" Per group and metric, only the images that every method has scored (paired)." if paired else ""),
-        "",
-    ]
-    md += [f"## Goals for {goal.highlight}", ""] + (goal_lines or [f"- (no {goal.highlight} rows)"]) + [""]
-    for group, table, _ in tables:
-        md += [f"## {group}", "", markdown_table(table), ""]
-    md += ["## Failures", ""] + (failure_lines or ["- none"]) + [""]
-    md_path = out / "results.md"
-    md_path.write_text("\n".join(md), encoding="utf-8")
-    written.append(md_path)
-
-    html_path = out / "index.html"
-    html_path.write_text(_html(tables, goal_lines, failure_lines, machine, out), encoding="utf-8")
-    written.append(html_path)
+        + (" Per group and metric, only the images that every method has scored (paired)." if paired else "")
+    )
+    page.heading(2, f"Goals for {goal.highlight}")
+    page.items([line[2:] for line in goal_lines] or [f"(no {goal.highlight} rows)"])
+    for group, table in summary.items():
+        page.heading(2, group)
+        add_table(page, table, goal.highlight)
+        if chart_paths.get(group):
+            page.images([str(p.relative_to(out)) for p in chart_paths[group]])
+    page.heading(2, "Failures")
+    page.items([line[2:] for line in failure_lines] or ["none"])
+    page.heading(2, "Machine and runs (machine.json)")
+    page.preformatted(json.dumps(machine, indent=1), markdown="In `machine.json`.")
+    written += page.write(out / "results.md", out / "index.html")
     return written + [p for paths in chart_paths.values() for p in paths]

@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .._core import write_text
+
 Key = tuple[str, str, str, str, str]
 
 
@@ -125,7 +127,7 @@ class RowStore:
         if self.path.exists():
             text = self.path.read_text(encoding="utf-8")
             if text and not text.endswith("\n"):
-                self.path.write_text(text[: text.rfind("\n") + 1], encoding="utf-8")
+                write_text(self.path, text[: text.rfind("\n") + 1])
 
     def done(self, key: Key) -> bool:
         return key in self._done

@@ -23,6 +23,7 @@ maps, so an interrupted run resumes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -40,9 +41,8 @@ from .._core import forward_logits, frozen, model_device, save_npy, write_text
 from ..api import method_info, resolve_options
 from ..api import methods as all_methods
 from ..errors import InputError
-from ..metrics import METRICS
+from ..metrics import MetricInfo, ScoringData, metric_info, metrics, score
 from ..metrics.cost import explanation_cost
-from ..registry import Entry
 from ..types import LoadedModel
 from .rows import Row, RowStore, failed, ok
 from .suites import Suite
@@ -76,15 +76,14 @@ class Group:
     images: list[str]
     target: torch.Tensor
     evidence: torch.Tensor | None
-    metrics: list[Entry[Callable[..., Any]]]
+    metrics: list[MetricInfo]
     other_evidence: torch.Tensor | None = None
 
 
-def _metrics_of(categories: tuple[str, ...], *, pairs: bool = False) -> list[Entry[Callable[..., Any]]]:
+def _metrics_of(categories: tuple[str, ...], *, pairs: bool = False) -> list[MetricInfo]:
     """The metrics of ``categories``; those that need a second object only for two-object scenes."""
-    return [
-        e for e in METRICS if e.meta["category"] in categories and (pairs or "other_evidence" not in e.meta["needs"])
-    ]
+    infos = [metric_info(name) for name in metrics()]
+    return [m for m in infos if m.category in categories and (pairs or "other_evidence" not in m.needs)]
 
 
 def dataset_group(model_name: str, n: int, categories: tuple[str, ...], device: str = "cpu") -> Group:
@@ -231,41 +230,6 @@ def _git_commit() -> str | None:
     return commit + ("+dirty" if dirty else "")
 
 
-def _score(
-    entry: Entry[Callable[..., Any]],
-    group: Group,
-    method: str,
-    params: dict[str, Any],
-    index: int,
-    attribution: torch.Tensor,
-    options: dict[str, Any],
-) -> float:
-    """One metric on one image: dispatch on what the metric needs."""
-    needs = entry.meta["needs"]
-    sl = slice(index, index + 1)
-    x, t = group.inputs[sl], group.target[sl]
-    if "evidence" in needs:
-        if group.evidence is None:
-            raise ValueError(f"metric '{entry.name}' needs evidence masks, which group '{group.name}' has not")
-        if "other_evidence" in needs:
-            if group.other_evidence is None:
-                raise ValueError(f"metric '{entry.name}' needs a second object, which group '{group.name}' has not")
-            value = entry.obj(attribution, group.evidence[sl], group.other_evidence[sl], **options)
-        else:
-            value = entry.obj(attribution, group.evidence[sl], **options)
-    elif "explain" in needs:
-        value = entry.obj(group.model, x, t, attribution, method=method, params=params, **options)
-    elif "model" in needs:
-        value = entry.obj(group.model.module, x, t, attribution, **options)
-    else:
-        value = entry.obj(attribution, **options)
-    return float(value[0])
-
-
-def _applies(entry: Entry[Callable[..., Any]], method_kind: str | None) -> bool:
-    return entry.meta.get("applies_to", "any") == "any" or entry.meta["applies_to"] == method_kind
-
-
 def cell_options(method: str, group: Group, suite: Suite) -> dict[str, Any]:
     """Every option ``method`` runs with on ``group``: the suite's overrides for the group's
     part, resolved by :func:`neuromask.resolve_options` for the group's image size and model."""
@@ -320,7 +284,7 @@ def run_group(
 def _run_cell(
     group: Group,
     method: str,
-    kind: str | None,
+    kind: str,
     params: dict[str, Any],
     index: int,
     suite: Suite,
@@ -331,7 +295,7 @@ def _run_cell(
     image = group.images[index]
     failures = 0
     sanity_done = suite.sanity_images is not None and index >= suite.sanity_images
-    entries = [e for e in group.metrics if _applies(e, kind) and not (sanity_done and e.meta["category"] == "sanity")]
+    entries = [e for e in group.metrics if e.applies(kind) and not (sanity_done and e.category == "sanity")]
     options = {e.name: dict(suite.metric_params.get(group.part, {}).get(e.name, {})) for e in entries}
     configs = {e.name: cell_config(suite, method, params, e.name, options[e.name]) for e in entries}
     pending = [e for e in entries if not store.done((group.name, method, image, e.name, configs[e.name]))]
@@ -339,7 +303,7 @@ def _run_cell(
         return 0
     map_dir = out / "maps" / group.name / method / cell_config(suite, method, params)
     map_path = map_dir / f"{image}.npy"
-    cost_pending = [e for e in pending if "cost" in e.meta["needs"]]
+    cost_pending = [e for e in pending if "cost" in e.needs]
     try:
         if map_path.exists() and not cost_pending:
             attribution = torch.from_numpy(np.load(map_path))[None]
@@ -356,18 +320,31 @@ def _run_cell(
             if not (map_dir / OPTIONS_FILE).exists():  # the options these maps were made with
                 write_text(map_dir / OPTIONS_FILE, json.dumps(params, indent=1, sort_keys=True, default=repr) + "\n")
             save_npy(map_path, attribution[0].numpy().astype(np.float32))
+            measured = ScoringData(cost=cost)
             store.write(
-                ok(group.name, method, image, e.name, float(e.obj(cost)[0]), configs[e.name]) for e in cost_pending
+                ok(group.name, method, image, e.name, float(score(e.name, measured)[0]), configs[e.name])
+                for e in cost_pending
             )
     except Exception as exc:  # noqa: BLE001 - a failing cell is recorded, never fatal
         store.write(failed(group.name, method, image, e.name, exc, configs[e.name]) for e in pending)
         return len(pending)
+    sl = slice(index, index + 1)
+    data = ScoringData(
+        attribution=attribution,
+        model=group.model,
+        inputs=group.inputs[sl],
+        target=group.target[sl],
+        evidence=None if group.evidence is None else group.evidence[sl],
+        other_evidence=None if group.other_evidence is None else group.other_evidence[sl],
+        method=method,
+        params=params,
+    )
     for entry in pending:
-        if "cost" in entry.meta["needs"]:
+        if "cost" in entry.needs:
             continue
         row: Row
         try:
-            value = _score(entry, group, method, params, index, attribution, options[entry.name])
+            value = float(score(entry.name, data, **options[entry.name])[0])
             row = ok(group.name, method, image, entry.name, value, configs[entry.name])
         except Exception as exc:  # noqa: BLE001 - recorded as a failure row
             row = failed(group.name, method, image, entry.name, exc, configs[entry.name])
@@ -399,10 +376,17 @@ def group_names(suite: Suite) -> list[str]:
 def _groups(suite: Suite, device: str) -> list[tuple[str, Callable[[], list[Group]]]]:
     """(name, builder) of every group family of ``suite``; a builder that raises is one failure row."""
     builders: list[tuple[str, Callable[[], list[Group]]]] = [
-        (m, lambda m=m: [dataset_group(m, suite.dataset_images, suite.categories["datasets"], device)])
+        (
+            m,
+            functools.partial(
+                lambda m: [dataset_group(m, suite.dataset_images, suite.categories["datasets"], device)], m
+            ),
+        )
         for m in suite.datasets
     ]
-    builders += [(f"composites-{m}", lambda m=m: composite_groups(m, suite, device)) for m in suite.composite_models]
+    builders += [
+        (f"composites-{m}", functools.partial(composite_groups, m, suite, device)) for m in suite.composite_models
+    ]
     if suite.photos:
         builders.append(
             (
@@ -493,7 +477,7 @@ def run(
         built = [g for g in built if g.name in groups]
     if categories is not None:
         for group in built:
-            group.metrics = [e for e in group.metrics if e.meta["category"] in categories]
+            group.metrics = [e for e in group.metrics if e.category in categories]
         built = [g for g in built if g.metrics]
     bar = _progress_bar(len(names) * sum(len(g.images) for g in built), progress)
 

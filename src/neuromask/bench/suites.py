@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..models.shipped import shipped_models
+
 # scikit-image's bundled colour photos of ImageNet-like subjects (no download needed).
 PHOTOS: tuple[str, ...] = ("chelsea", "coffee", "rocket", "astronaut", "stereo_motorcycle", "immunohistochemistry")
 
@@ -97,7 +99,12 @@ class Suite:
     bootstrap: int = 2000
 
 
-SHIPPED_CNNS = ("triangles_squares-cnn", "counting-cnn", "shapes_on_texture-cnn")
+# Every shipped full-precision model, read from the shipped weight files: a dataset whose
+# CNN is shipped is in the full suite.
+SHIPPED_CNNS = tuple(shipped_models("cnn"))
+# The transformer twins (SmallViT) of the CNNs, on the same datasets: which methods
+# localise on a transformer, and whether NeuroMask's lead holds there.
+SHIPPED_VITS = tuple(shipped_models("vit"))
 
 # Coarser curves on 224 px images: 8 x 224 pixels per step (28 steps instead of
 # Petsiuk et al.'s 224) and 30 MoRF regions. On the datasets' small images the metrics
@@ -110,27 +117,11 @@ REAL_METRICS: dict[str, dict[str, Any]] = {
 
 
 def _quick_methods() -> dict[str, dict[str, Any]]:
-    """quick only: each method's ``fast`` preset where it has one; until every slow method
-    has one, these fewer steps and samples. Its numbers are not the methods' at their
-    defaults; the full suite's are."""
+    """quick only: each method's ``fast`` preset (every slow method registers one). Its
+    numbers are not the methods' at their defaults; the full suite's are."""
     from ..api import method_info, methods
 
-    fallback: dict[str, dict[str, Any]] = {
-        "neuromask": {"steps": 30},
-        "extremal_perturbation": {"steps": 30},
-        "meaningful_perturbation": {"steps": 30},
-        "rise": {"masks": 100},
-        "lime": {"samples": 60},
-        "smoothgrad": {"samples": 8},
-        "integrated_gradients": {"steps": 8},
-    }
-    out = {}
-    for name in sorted(methods()):
-        if "fast" in method_info(name).presets:
-            out[name] = {"preset": "fast"}
-        elif name in fallback:
-            out[name] = fallback[name]
-    return out
+    return {name: {"preset": "fast"} for name in sorted(methods()) if "fast" in method_info(name).presets}
 
 
 def _suites() -> dict[str, Suite]:
@@ -160,7 +151,7 @@ def _suites() -> dict[str, Suite]:
         # 90 minutes on an idle 2-core machine: see benchmarks/results/benchmark/SUMMARY.md.
         "full": Suite(
             name="full",
-            datasets=SHIPPED_CNNS,
+            datasets=SHIPPED_CNNS + SHIPPED_VITS,
             dataset_images=50,
             photos=PHOTOS[:2],
             composite_models=("efficientnet_lite0",),

@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._core import atomic_path, model_device, save_npy, write_text
+from .._core import model_device
 from ..api import explain, method_info, resolve_options
 from ..errors import EXIT_BUG, EXIT_FAILED, EXIT_OK, ImageNote, InputError, NeuromaskError, TargetError
-from ..types import Explanation, LoadedModel
+from ..outputs import Written, explanation_record, write_image_files
+from ..types import LoadedModel
 
 
 @dataclass(frozen=True)
@@ -102,17 +103,6 @@ def check_request(model: LoadedModel, method: str, target: str | None, params: d
     return options
 
 
-@dataclass
-class Written:
-    """The files written for one image, and the numbers worth printing."""
-
-    image: Path
-    npy: Path
-    png: Path
-    json: Path
-    record: dict[str, Any]
-
-
 def parse_params(pairs: list[str]) -> dict[str, Any]:
     """``["steps=100", "baseline=blur"]`` -> ``{"steps": 100, "baseline": "blur"}`` (JSON values, else text)."""
     params: dict[str, Any] = {}
@@ -133,63 +123,6 @@ def show_progress(method: str, quiet: bool) -> dict[str, Any]:
     return {"progress": True} if wants else {}
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.tolist()
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
-
-def write_result(
-    out: Path,
-    image_path: Path,
-    image: np.ndarray,
-    attribution: np.ndarray,
-    explanation: Explanation,
-    model: LoadedModel,
-    seconds: float,
-) -> Written:
-    """Write ``<stem>.<method>.npy/.png/.json`` for one image (an explanation of one image)."""
-    from ..viz.overlay import save_overlay
-
-    stem = f"{image_path.stem}.{explanation.method}"
-    target = int(explanation.target[0])
-    record: dict[str, Any] = {
-        "image": str(image_path),
-        "model": model.name,
-        "method": explanation.method,
-        "target": target,
-        "label": model.label(target),
-        "probability": float(explanation.probability[0]),
-        "seconds": round(seconds, 3),
-        "params": _jsonable({k: v for k, v in explanation.params.items() if k != "progress"}),
-    }
-    for key in ("masked_probability", "mask_mean"):
-        if key in explanation.extras:
-            record[key] = float(explanation.extras[key][0])
-    # Each file is written under a temporary name and renamed (Ctrl-C leaves no half
-    # file); the JSON record comes last, so its presence means all three are there.
-    npy = save_npy(out / f"{stem}.npy", attribution.astype(np.float32))
-    is_mask = method_info(explanation.method).is_mask
-    png = out / f"{stem}.png"
-    with atomic_path(png) as tmp:
-        save_overlay(
-            tmp,
-            image,
-            attribution,
-            title=f"{explanation.method}: {record['label']} (p={record['probability']:.2f})",
-            vmin=0.0 if is_mask else None,
-            vmax=1.0 if is_mask else None,
-        )
-    js = write_text(out / f"{stem}.json", json.dumps(record, indent=2) + "\n")
-    return Written(image_path, npy, png, js, record)
-
-
 def explain_files(
     model: LoadedModel,
     paths: list[Path],
@@ -199,17 +132,19 @@ def explain_files(
     target: str | None,
     options: dict[str, Any],
     batch_size: int,
-) -> tuple[list[Written], list[Failure]]:
+) -> tuple[list[tuple[Path, Written]], list[Failure]]:
     """Explain each image file with ``options`` (as :func:`check_request` resolved them) and
     write its results; a failure never loses the others.
 
-    Returns what was written and a :class:`Failure` for each image that was not. A batch
-    that fails is retried image by image, so one bad image does not take its batch with it.
+    Returns (image, its files) for each image written (``<stem>.<method>.npy/.png/.json``,
+    :func:`neuromask.outputs.write_image_files`) and a :class:`Failure` for each image that
+    was not. A batch that fails is retried image by image, so one bad image does not take
+    its batch with it.
     """
     from ..images import to_original_size
 
     out.mkdir(parents=True, exist_ok=True)
-    written: list[Written] = []
+    written: list[tuple[Path, Written]] = []
     failures: list[Failure] = []
     loaded = []
     for path in paths:
@@ -219,7 +154,7 @@ def explain_files(
         except Exception as exc:  # noqa: BLE001 - every failure is reported per file, see failure()
             failures.append(failure(f"{path}", exc))
 
-    def run(batch: list) -> None:
+    def run(batch: list[tuple[Path, np.ndarray, torch.Tensor, Any]]) -> None:
         inputs = torch.stack([item[2] for item in batch])
         try:
             explanation = explain(model, inputs, target=target, method=method, **options)
@@ -232,9 +167,8 @@ def explain_files(
             return
         for i, (path, image, _, geometry) in enumerate(batch):
             attribution = to_original_size(explanation.attribution[i], geometry)
-            written.append(
-                write_result(out, path, image, attribution, explanation[i], model, explanation.seconds / len(batch))
-            )
+            record = explanation_record(explanation, i, image=str(path), model=model)
+            written.append((path, write_image_files(out, f"{path.stem}.{method}", image, attribution, record)))
 
     for start in range(0, len(loaded), max(1, batch_size)):
         run(loaded[start : start + batch_size])

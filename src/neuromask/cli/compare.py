@@ -4,7 +4,6 @@ every method on the same images, side by side (the NeuroMask paper's Figure 3)."
 from __future__ import annotations
 
 import argparse
-import html
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,14 +11,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._core import atomic_path, save_npy, write_text
+from .._core import save_npy
 from ..api import explain, method_info, methods, resolve_options
 from ..errors import NeuromaskError, UnknownNameError, UnsupportedModelError
 from ..types import Explanation
 from .common import Failure, exit_code, failure, parse_params, read_image
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("compare", help="run several methods on the same images and draw them side by side")
     p.add_argument("images", nargs="+", type=Path, help="image files (any format Pillow reads)")
     p.add_argument("--model", required=True, help="built-in name (see `neuromask models`) or a model file / spec")
@@ -79,8 +78,8 @@ def _pixels(inputs: torch.Tensor, model: Any) -> np.ndarray:
         mean = torch.tensor(model.mean).view(-1, 1, 1)
         std = torch.tensor(model.std).view(-1, 1, 1)
         x = x * std + mean
-    x = x.clamp(0, 1).permute(1, 2, 0).numpy()
-    return np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
+    pixels = x.clamp(0, 1).permute(1, 2, 0).numpy()
+    return np.repeat(pixels, 3, axis=-1) if pixels.shape[-1] == 1 else pixels
 
 
 def run(args: argparse.Namespace) -> int:
@@ -134,8 +133,8 @@ def run(args: argparse.Namespace) -> int:
             maps[i][name] = att.numpy()
             save_npy(args.out / f"{stems[i]}.{name}.npy", to_original_size(att, geometries[i]))
             labels[i] = labels[i] or f"{model.label(int(e.target[j]))} ({float(e.probability[j]):.2f})"
-        for i, (e, _) in enumerate(results):
-            if e is None:
+        for i, (found, _) in enumerate(results):
+            if found is None:
                 maps[i][name] = None
         if done:
             seconds[name] = sum(e.seconds / len(e) for _, e, _ in done) / len(done)
@@ -147,9 +146,7 @@ def run(args: argparse.Namespace) -> int:
             labels[i] = _own_label(model, inputs[i : i + 1].to(args.device))
     names = [n for n in names if not refused or n not in refused]
     pictures = [_pixels(t, model) for t in tensors]
-    png = args.out / "compare.png"
-    with atomic_path(png) as tmp:
-        comparison_grid(tmp, pictures, labels, names, maps, seconds=seconds)
+    png = comparison_grid(args.out / "compare.png", pictures, labels, names, maps, seconds=seconds)
     lines = [f"{f.where}: {f.reason}" for f in failures]
     write_html(args.out / "compare.html", png.name, args.model, stems, labels, names, seconds, lines)
     if not args.quiet:
@@ -215,20 +212,15 @@ def write_html(
     failures: list[str],
 ) -> None:
     """A small self-contained page: the grid, and seconds per image for each method."""
-    rows = "\n".join(
-        f"<tr><td>{html.escape(n)}</td><td>{seconds[n]:.2f}</td></tr>"
-        if n in seconds
-        else f"<tr><td>{html.escape(n)}</td><td>failed</td></tr>"
-        for n in names
-    )
-    images = ", ".join(f"{html.escape(s)}: {html.escape(lab)}" for s, lab in zip(stems, labels))
-    errors = "".join(f"<li>{html.escape(f)}</li>" for f in failures)
-    write_text(
-        path,
-        "<!doctype html>\n<html><head><meta charset='utf-8'><title>neuromask compare</title>"
-        "<style>body{font-family:sans-serif} td{padding:2px 12px} td+td{text-align:right}</style></head><body>\n"
-        f"<h1>neuromask compare</h1>\n<p>Model: {html.escape(model)}. Images (predicted label, probability): {images}.</p>\n"
-        f"<img src='{html.escape(png)}' alt='comparison grid' style='max-width:100%'>\n"
-        "<h2>Seconds per image</h2>\n<table><tr><th>method</th><th>seconds</th></tr>\n"
-        f"{rows}\n</table>\n" + (f"<h2>Failures</h2><ul>{errors}</ul>\n" if errors else "") + "</body></html>\n",
-    )
+    from ..outputs import Page
+
+    page = Page("neuromask compare", style="td+td{text-align:right}")
+    images = ", ".join(f"{s}: {lab}" for s, lab in zip(stems, labels))
+    page.paragraph(f"Model: {model}. Images (predicted label, probability): {images}.")
+    page.image(png, "comparison grid")
+    page.heading(2, "Seconds per image")
+    page.table(["method", "seconds"], [[n, f"{seconds[n]:.2f}" if n in seconds else "failed"] for n in names])
+    if failures:
+        page.heading(2, "Failures")
+        page.items(failures)
+    page.write(None, path)

@@ -14,7 +14,7 @@ from ..errors import InputError, MissingDependencyError
 INSTALL_HINT = "pip install 'neuromask[dashboard]'"
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("dashboard", help="serve the web dashboard (Explain and Results pages) on this machine")
     p.add_argument("--port", type=int, default=8501, help="the port on 127.0.0.1 (default 8501)")
     p.add_argument(

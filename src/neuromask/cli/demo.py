@@ -16,7 +16,7 @@ PHOTOS = ("chelsea", "coffee", "rocket", "astronaut")
 BESIDE = ("lrp_epsilon", "gradcam")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="explain a photo shipped with scikit-image with EfficientNet-Lite0")
     p.add_argument("--image", default="chelsea", choices=PHOTOS, help="which scikit-image photo (default chelsea)")
     p.add_argument("--steps", type=int, default=None, help="NeuroMask steps (default: the method's default)")
@@ -38,8 +38,9 @@ def run(args: argparse.Namespace) -> int:
     from ..api import explain, method_options
     from ..images import preprocess_image, to_original_size
     from ..models import load_model
+    from ..outputs import explanation_record, write_image_files
     from ..viz.overlay import save_evolution
-    from .common import show_progress, write_result
+    from .common import show_progress
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -55,15 +56,14 @@ def run(args: argparse.Namespace) -> int:
     explanation = explain(model, inputs, method="neuromask", **params)
 
     attribution = to_original_size(explanation.attribution[0], geometry)
-    written = write_result(out, photo, np.asarray(image), attribution, explanation, model, explanation.seconds)
-    evolution = out / f"{args.image}.neuromask.evolution.png"
-    with atomic_path(evolution) as tmp:  # Ctrl-C leaves no half-written file
-        save_evolution(
-            tmp,
-            model.denormalize(inputs[None])[0].permute(1, 2, 0).clamp(0, 1).numpy(),
-            explanation.extras["history"][0].numpy(),
-            explanation.extras["history_steps"].tolist(),
-        )
+    record = explanation_record(explanation, 0, image=str(photo), model=model)
+    written = write_image_files(out, f"{photo.stem}.neuromask", np.asarray(image), attribution, record)
+    evolution = save_evolution(
+        out / f"{args.image}.neuromask.evolution.png",
+        model.denormalize(inputs[None])[0].permute(1, 2, 0).clamp(0, 1).numpy(),
+        explanation.extras["history"][0].numpy(),
+        explanation.extras["history_steps"].tolist(),
+    )
     beside = _beside(out, args, model, inputs, explanation, geometry, np.asarray(image))
     r = written.record
     print("model      efficientnet_lite0 (pretrained on ImageNet)")

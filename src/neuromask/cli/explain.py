@@ -10,7 +10,7 @@ from ..api import methods
 from .common import check_request, exit_code, explain_files, parse_params, show_progress
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("explain", help="explain a classifier's decision on image files")
     p.add_argument("images", nargs="+", type=Path, help="image files (any format Pillow reads)")
     p.add_argument("--model", required=True, help="built-in name (see `neuromask models`) or a model file / spec")
@@ -48,9 +48,10 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
     )
     if not args.quiet:
-        for w in written:
-            masked = f", masked p={w.record['masked_probability']:.3f}" if "masked_probability" in w.record else ""
-            print(f"{w.image}: {w.record['label']} (p={w.record['probability']:.3f}{masked}) -> {w.png}")
+        for image, w in written:
+            masked = w.record["masked_probability"]
+            masked_text = "" if masked is None else f", masked p={masked:.3f}"
+            print(f"{image}: {w.record['label']} (p={w.record['probability']:.3f}{masked_text}) -> {w.png}")
     for f in failures:
         print(f.line("explain"), file=sys.stderr)
     return exit_code(failures)

@@ -21,7 +21,7 @@ from ..errors import EXIT_BUG, EXIT_FAILED, EXIT_OK, InputError
 from .common import parse_params
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "explain-dataset",
         help="explain every image of a folder or WebDataset shards; rerun to resume",

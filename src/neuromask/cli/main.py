@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
 import sys
 import traceback
 
 from .. import __version__
 from ..errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, NeuromaskError
+from ..registry import import_submodules
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuromask", description="Explain image classifiers.")
     parser.add_argument("--version", action="version", version=f"neuromask {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    package = importlib.import_module(__package__)
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
-        if info.name not in ("main", "common") and not info.name.startswith("_"):
-            importlib.import_module(f"{__package__}.{info.name}").register(sub)
+    package = importlib.import_module(__package__ or "neuromask.cli")
+    # Every module of this package is a subcommand, but this one and the shared helpers.
+    for module in import_submodules(package.__name__, package.__path__, skip=("main", "common")):
+        module.register(sub)
     return parser
 
 

@@ -13,7 +13,7 @@ Other specs:
   FILE.pt@package.module:Class  a state dict for Class() (see the README)"""
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("models", help="list the built-in models and the model specs")
     p.add_argument("--labels", metavar="MODEL", default=None, help="print the class labels of MODEL, one per line")
     p.set_defaults(run=run)

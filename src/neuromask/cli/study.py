@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    from ..studies.bnn import RECIPES
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from ..studies.config import FULL
 
     parser = subparsers.add_parser(
         "study",
@@ -26,9 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bnn.add_argument(
         "--dataset",
         nargs="+",
-        choices=sorted(RECIPES),
+        choices=sorted(FULL.datasets),
         metavar="NAME",
-        help=f"datasets (default: all of {', '.join(RECIPES)})",
+        help=f"datasets (default: all of {', '.join(FULL.datasets)})",
     )
     bnn.add_argument("--out", required=True, type=Path, metavar="DIR")
     bnn.add_argument(

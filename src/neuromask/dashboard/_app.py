@@ -18,7 +18,7 @@ import streamlit as st
 import neuromask
 from neuromask.dashboard import logic
 from neuromask.errors import ImageLoadError, InputError, NeuromaskError
-from neuromask.metrics import METRICS
+from neuromask.metrics import metric_info, metrics
 from neuromask.types import LoadedModel
 
 CUSTOM_MODEL = "a model file or spec…"
@@ -133,6 +133,8 @@ def _show_history(picture: Any, result: logic.MethodResult) -> None:
     step = st.select_slider(
         "Optimisation step", options=result.history_steps, value=result.history_steps[-1], key="history_step"
     )
+    if result.history is None:
+        return
     frame = result.history[result.history_steps.index(step)]
     st.image(logic.overlay(picture, logic.display_values(frame, True)), width=logic.DISPLAY_SIDE)
     st.caption(f"step {step}: mask area {frame.mean():.3f}")
@@ -194,7 +196,16 @@ def explain_page() -> None:
 
     if st.button("Explain", type="primary", key="run"):
         for method in methods:
-            runs.start(key(method), model, inputs, int(target), method, options(method), with_scores=with_scores)
+            runs.start(
+                key(method),
+                model,
+                inputs,
+                int(target),
+                method,
+                options(method),
+                with_scores=with_scores,
+                image=image_name,
+            )
     for method in methods:
         if key(method) in runs.running:
             _wait(runs, key(method), method)
@@ -211,10 +222,9 @@ def explain_page() -> None:
     learned = next((r for r in done if r.history is not None and len(r.history_steps) > 1), None)
     if learned is not None:
         _show_history(picture, learned)
-    record = {"image": image_name, "model": model.name, "target": int(target), "label": model.label(int(target))}
     st.download_button(
         "Download results (.zip)",
-        logic.results_archive(picture, done, record),
+        logic.results_archive(picture, done),
         file_name="neuromask_results.zip",
         mime="application/zip",
         key="download",
@@ -224,9 +234,9 @@ def explain_page() -> None:
 
 def _direction(metric: str) -> str:
     """Which way is better, as the metric's registration says."""
-    if metric not in METRICS:
+    if metric not in metrics():
         return "a metric this version does not know"
-    return "higher is better" if METRICS.entry(metric).meta["higher_is_better"] else "lower is better"
+    return f"{metric_info(metric).direction} is better"
 
 
 def results_page() -> None:
@@ -258,7 +268,7 @@ def results_page() -> None:
         for group, table in tables:
             st.markdown(f"#### {group}")
             st.dataframe(table)
-            if metric in table.columns:
+            if metric is not None and metric in table.columns:
                 st.bar_chart(table[metric].dropna())
                 st.caption(f"{metric}: the mean over images per method; {_direction(metric)}.")
         if len(failed):

@@ -30,6 +30,7 @@ from PIL import Image, UnidentifiedImageError
 import neuromask
 from neuromask import datasets, metrics
 from neuromask.errors import ImageLoadError, ImageNote, InputError
+from neuromask.outputs import NOT_RECORDED, explanation_record, write_image_files
 from neuromask.types import LoadedModel
 
 # An upload larger than this is refused before it is decoded: a 40-megapixel photo is
@@ -141,7 +142,7 @@ def _init_worker() -> None:
 _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neuromask-explain", initializer=_init_worker)
 
 
-def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
     """Run ``fn(*args, **kwargs)`` on the explanation thread; the future holds its result or exception."""
     return _WORKER.submit(fn, *args, **kwargs)
 
@@ -183,6 +184,7 @@ class MethodResult:
         history: (K, H, W) the mask during the optimisation, or ``None``.
         history_steps: the step of each of the K snapshots.
         params: the options used (without the progress callback).
+        record: the per-image record (:func:`neuromask.outputs.explanation_record`), scores included.
     """
 
     method: str
@@ -194,22 +196,20 @@ class MethodResult:
     history: np.ndarray | None = None
     history_steps: list[int] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+# The scores the Explain page shows, each for the maps it applies to (metric_info(m).applies_to).
+SCORES = ("deletion", "insertion", "mask_area", "masked_probability")
 
 
 def score(
-    model: LoadedModel, inputs: torch.Tensor, target: int, attribution: torch.Tensor, is_mask: bool
+    model: LoadedModel, inputs: torch.Tensor, target: int, attribution: torch.Tensor, kind: str
 ) -> dict[str, float]:
-    """Deletion and insertion AUC for any map (N=1), plus mask area and masked probability for masks."""
-    tgt = torch.tensor([target])
-    att = attribution[None]
-    scores = {
-        "deletion": float(metrics.faithfulness.deletion(model.module, inputs, tgt, att)[0]),
-        "insertion": float(metrics.faithfulness.insertion(model.module, inputs, tgt, att)[0]),
-    }
-    if is_mask:
-        scores["mask_area"] = float(metrics.complexity.mask_area(att)[0])
-        scores["masked_probability"] = float(metrics.complexity.masked_probability(model.module, inputs, tgt, att)[0])
-    return scores
+    """The :data:`SCORES` that apply to a map (H, W) of a method of ``kind``, for inputs (1, C, H, W):
+    deletion and insertion AUC for any map, mask area and masked probability for masks."""
+    data = metrics.ScoringData(attribution=attribution[None], model=model, inputs=inputs, target=torch.tensor([target]))
+    return {name: float(metrics.score(name, data)[0]) for name in SCORES if metrics.metric_info(name).applies(kind)}
 
 
 def run_method(
@@ -221,8 +221,10 @@ def run_method(
     *,
     progress: Callable[[int, int], None] | None = None,
     with_scores: bool = True,
+    image: str = "image",
 ) -> MethodResult:
-    """Explain inputs (1, C, H, W) for ``target`` with ``method`` and score the map.
+    """Explain inputs (1, C, H, W) for ``target`` with ``method`` and score the map; ``image``
+    names the image in the record.
 
     A method with a ``history_every`` option (NeuroMask) records its mask ``HISTORY_FRAMES``
     times over its steps for the slider; one that reports progress calls ``progress(done, total)``.
@@ -237,9 +239,10 @@ def run_method(
         options["progress"] = progress
     explanation = neuromask.explain(model, inputs, target=target, method=method, **options)
     attribution = explanation.attribution[0]
-    scores = score(model, inputs, target, attribution, info.is_mask) if with_scores else {}
-    scores["seconds"] = explanation.seconds
+    measured = score(model, inputs, target, attribution, info.kind) if with_scores else {}
+    scores = {**measured, "seconds": explanation.seconds}
     history = explanation.extras.get("history")
+    record = explanation_record(explanation, 0, image=image, model=model, scores=measured)
     return MethodResult(
         method=method,
         kind=info.kind,
@@ -249,7 +252,8 @@ def run_method(
         scores=scores,
         history=None if history is None else history[0].numpy().astype(np.float32),
         history_steps=[int(s) for s in explanation.extras.get("history_steps", [])],
-        params={k: v for k, v in explanation.params.items() if k != "progress"},
+        params={k: v for k, v in explanation.params.items() if k not in NOT_RECORDED},
+        record=record,
     )
 
 
@@ -272,7 +276,7 @@ class Runs:
 
     results: dict[Hashable, MethodResult] = field(default_factory=dict)
     failures: dict[Hashable, str] = field(default_factory=dict)
-    running: dict[Hashable, Future] = field(default_factory=dict)
+    running: dict[Hashable, Future[Any]] = field(default_factory=dict)
     progress: dict[Hashable, tuple[int, int]] = field(default_factory=dict)
     methods: dict[Hashable, str] = field(default_factory=dict)
 
@@ -286,6 +290,7 @@ class Runs:
         options: dict[str, Any] | None = None,
         *,
         with_scores: bool = True,
+        image: str = "image",
     ) -> None:
         """Queue ``run_method`` for ``key`` unless it is finished or running; forget an earlier failure."""
         if key in self.results or key in self.running:
@@ -297,7 +302,7 @@ class Runs:
             self.progress[key] = (done, total)
 
         self.running[key] = submit(
-            run_method, model, inputs, target, method, options, progress=report, with_scores=with_scores
+            run_method, model, inputs, target, method, options, progress=report, with_scores=with_scores, image=image
         )
 
     def collect(self) -> None:
@@ -321,7 +326,7 @@ def display_values(attribution: np.ndarray, is_mask: bool) -> np.ndarray:
     1st and 99th percentiles (:func:`neuromask.viz.grid.normalise_for_display`).
     """
     if is_mask:
-        return np.clip(attribution, 0.0, 1.0).astype(np.float32)
+        return np.asarray(np.clip(attribution, 0.0, 1.0), dtype=np.float32)
     from neuromask.viz.grid import normalise_for_display
 
     return normalise_for_display(attribution)
@@ -353,32 +358,19 @@ def _png(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, torch.Tensor):
-        return value.tolist()
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
-
-def results_archive(picture: np.ndarray, results: list[MethodResult], record: dict[str, Any]) -> bytes:
-    """A zip of the results: ``image.png``, per method ``<method>.npy`` (H, W) and ``<method>.png``
-    (the overlay), and ``results.json`` (``record`` plus each method's scores, seconds and options)."""
+def results_archive(picture: np.ndarray, results: list[MethodResult]) -> bytes:
+    """A zip of the results: ``image.png`` (what the model saw) and, per method, the files
+    ``neuromask explain`` writes (:func:`neuromask.outputs.write_image_files`):
+    ``<image>.<method>.npy`` (H, W) at the model's input size, ``.png`` (the overlay) and
+    ``.json`` (the per-image record, scores included)."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("image.png", _png((picture * 255).round().astype(np.uint8)))
-        methods_record = {}
         for r in results:
-            npy = io.BytesIO()
-            np.save(npy, r.attribution)
-            zf.writestr(f"{r.method}.npy", npy.getvalue())
-            zf.writestr(f"{r.method}.png", _png(overlay(picture, display_values(r.attribution, r.is_mask))))
-            methods_record[r.method] = {"kind": r.kind, "scores": r.scores, "params": _jsonable(r.params)}
-        zf.writestr("results.json", json.dumps({**_jsonable(record), "methods": methods_record}, indent=1))
+            stem = f"{Path(r.record['image']).stem}.{r.method}"
+            written = write_image_files(Path(tmp), stem, picture, r.attribution, r.record)
+            for path in (written.npy, written.png, written.json):
+                zf.write(path, path.name)
     return buf.getvalue()
 
 

@@ -10,18 +10,23 @@
     for chunk in datasets.stream("counting", 100_000, seed=0, batch_size=256): ...
 
 Registered datasets (``DATASETS.names()``): ``triangles_squares`` (variants ``oriented``,
-``scaled``), ``counting`` and ``shapes_on_texture``.
+``scaled``), ``counting`` and ``shapes_on_texture``. Each is one module of this package,
+found and imported below: a new dataset is a new file here and nothing else (the docs'
+figure and ``neuromask train`` read the registry; a model trained on it is shipped by
+adding its checkpoint to ``neuromask/data/weights/``, and the full benchmark and the BNN
+study take the shipped models' datasets).
 
 For real ImageNet classifiers, :func:`composite_scenes` pastes real objects cut from photos
 onto flat and textured backgrounds, with exact object masks and a development / test
 split (see :mod:`neuromask.datasets.composites`).
 """
 
-from . import counting as _counting  # noqa: F401  (registers the generator)
-from . import shapes_on_texture as _shapes_on_texture  # noqa: F401
-from . import triangles_squares as _triangles_squares  # noqa: F401
+from ..registry import import_submodules
 from ._base import DATASETS, Dataset, class_names, concat, dataset_options, generate, load, save, stream
 from .composites import Composites, composite_scenes
+
+# Import every module of this package so that its @DATASETS.register runs: a new one is a new file.
+import_submodules(__name__, __path__)
 
 __all__ = [
     "DATASETS",

@@ -3,8 +3,11 @@
 A generator is a function ``render(rng, label, **options) -> (image, evidence)`` that
 draws one sample of the given class: ``image`` (H, W) float32 in [0, 1] and ``evidence``
 (H, W) bool, the pixels that make the sample belong to its class. It is registered in
-:data:`DATASETS` with ``classes`` (the class names) as metadata; its keyword-only
-parameters are the dataset's options, with their defaults.
+:data:`DATASETS` with ``classes`` (the class names, at least two) and, optionally,
+``variants`` (the values its ``variant`` option takes, each shown in the docs' figure) as
+metadata; its keyword-only parameters are the dataset's options, with their defaults. The
+registry checks all of this when the dataset registers. A dataset is one module of
+:mod:`neuromask.datasets`, found and imported by the package: adding one is adding its file.
 
 Sample ``i`` of a data set is drawn from its own generator seeded with ``(seed, i)``,
 and its label is ``i mod L``: so a sample never depends on how many samples are drawn
@@ -24,12 +27,40 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._core import save_npz
 from ..errors import InputError, UnknownNameError
 from ..registry import Registry
 
 Render = Callable[..., tuple[np.ndarray, np.ndarray]]
 
-DATASETS: Registry[Render] = Registry("dataset")
+
+class DatasetRegistry(Registry[Render]):
+    """The dataset registry: checks each registration against the contract above when it is made."""
+
+    def check(self, name: str, obj: Render, meta: dict[str, Any]) -> None:
+        def refuse(problem: str) -> None:
+            raise RuntimeError(f"dataset '{name}' {problem}")
+
+        if set(meta) - {"classes", "variants"}:
+            refuse(
+                f"registers unknown keys {sorted(set(meta) - {'classes', 'variants'})}; it may register classes, variants"
+            )
+        classes = meta.get("classes")
+        if not isinstance(classes, tuple) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+            refuse(f"must register classes as a tuple of at least two names; got {classes!r}")
+        params = list(inspect.signature(obj).parameters.values())
+        if [p.name for p in params[:2]] != ["rng", "label"]:
+            refuse(f"must take (rng, label) first; got ({', '.join(p.name for p in params[:2])})")
+        options = params[2:]
+        if any(p.kind is not p.KEYWORD_ONLY or p.default is p.empty for p in options):
+            refuse("must take its options as keyword-only parameters with defaults")
+        if "variants" in meta and "variant" not in {p.name for p in options}:
+            refuse("registers variants but has no variant option")
+        if not inspect.getdoc(obj):
+            refuse("has no docstring")
+
+
+DATASETS: DatasetRegistry = DatasetRegistry("dataset")
 
 
 @dataclass
@@ -176,7 +207,7 @@ def save(dataset: Dataset, path: str | Path) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
-    np.savez_compressed(
+    save_npz(
         path,
         images=dataset.images.numpy(),
         labels=dataset.labels.numpy(),

@@ -35,11 +35,13 @@ def shape_mask(
     corners = CORNERS[shape]
     rows, cols = np.mgrid[: size[0], : size[1]]
     if corners == 0:
-        return (rows - center[0]) ** 2 + (cols - center[1]) ** 2 <= radius**2
+        disc: np.ndarray = (rows - center[0]) ** 2 + (cols - center[1]) ** 2 <= radius**2
+        return disc
     # The first corner points up (towards row 0) at angle 0.
     theta = angle + np.arange(corners) * 2.0 * np.pi / corners
     vertices = np.stack([center[0] - radius * np.cos(theta), center[1] + radius * np.sin(theta)], axis=1)
-    return polygon2mask(size, vertices)
+    polygon: np.ndarray = polygon2mask(size, vertices)
+    return polygon
 
 
 def grey_levels(rng: np.random.Generator, contrast: float) -> tuple[float, float]:

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._core import forward_logits, frozen, model_device
+from .._core import forward_logits, frozen, model_device, save_npz
 from ..errors import InputError
 from ..types import LoadedModel
 
@@ -62,7 +62,7 @@ def _skimage(name: str) -> Callable[[], np.ndarray]:
         import skimage.data
 
         image = getattr(skimage.data, name)()
-        return image[0] if isinstance(image, tuple) else image  # stereo_motorcycle: the left view
+        return np.asarray(image[0] if isinstance(image, tuple) else image)  # stereo_motorcycle: the left view
 
     return load
 
@@ -71,7 +71,7 @@ def _sklearn(name: str) -> Callable[[], np.ndarray]:
     def load() -> np.ndarray:
         from sklearn.datasets import load_sample_image
 
-        return load_sample_image(name)
+        return np.asarray(load_sample_image(name))
 
     return load
 
@@ -81,7 +81,7 @@ def _matplotlib(name: str) -> Callable[[], np.ndarray]:
         import matplotlib.cbook
         import matplotlib.image
 
-        return matplotlib.image.imread(matplotlib.cbook.get_sample_data(name))
+        return np.asarray(matplotlib.image.imread(matplotlib.cbook.get_sample_data(name, asfileobj=False)))
 
     return load
 
@@ -202,7 +202,7 @@ def _texture(name: str) -> np.ndarray:
 def _resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     from skimage.transform import resize
 
-    return resize(image, shape, order=1, anti_aliasing=True, preserve_range=True).astype(np.float32)
+    return np.asarray(resize(image, shape, order=1, anti_aliasing=True, preserve_range=True), dtype=np.float32)
 
 
 def background(rng: np.random.Generator, kind: str, size: tuple[int, int], textures: tuple[str, ...]) -> np.ndarray:
@@ -367,11 +367,15 @@ def _draw(
     names = tuple(classes)
     if len(names) < objects:
         raise InputError(f"model '{model.name}' recognises {len(names)} of the {split} split's objects; need {objects}")
-    size = tuple(model.input_size)
+    size = (int(model.input_size[0]), int(model.input_size[1]))
     # Two objects each fill most of their half: smaller, they are rarely both in the top-5.
     scale = (0.4, 0.7) if objects == 1 else (0.6, 1.0)
     stream = {"flat": 0, "texture": 1}[background_kind]
-    kept_images, kept_labels, kept_masks, kept_objects, kept_names = [], [], [], [], []
+    kept_images: list[np.ndarray] = []
+    kept_labels: list[list[int]] = []
+    kept_masks: list[np.ndarray] = []
+    kept_objects: list[tuple[str, ...]] = []
+    kept_names: list[str] = []
     index = 0
     while len(kept_images) < n and index < tries:
         batch = []
@@ -428,15 +432,13 @@ def _save(data: Composites, path: Path) -> None:
         "tried": data.tried,
         "info": data.info,
     }
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(
-        tmp,
+    save_npz(  # atomically: never a half-written cache file
+        path,
         images=data.images.numpy(),
         labels=data.labels.numpy(),
         evidence=data.evidence.numpy(),
         meta=np.array(json.dumps(meta)),
     )
-    tmp.replace(path)  # never a half-written cache file
 
 
 def _load(path: Path) -> Composites:

@@ -29,7 +29,7 @@ VARIANTS = {
 }
 
 
-@DATASETS.register("triangles_squares", classes=CLASSES)
+@DATASETS.register("triangles_squares", classes=CLASSES, variants=tuple(VARIANTS))
 def triangles_squares(
     rng: np.random.Generator, label: int, *, variant: str = "oriented", contrast: float = 0.25
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -31,7 +31,8 @@ def reduce_channels(attribution: torch.Tensor, reduction: str) -> torch.Tensor:
     if reduction == "sum":
         return attribution.sum(dim=1)
     if reduction == "l2":
-        return attribution.norm(dim=1)
+        norm: torch.Tensor = attribution.norm(dim=1)
+        return norm
     raise InputError(f"reduction must be one of {', '.join(REDUCTIONS)}; got {reduction!r}")
 
 
@@ -70,7 +71,8 @@ def probability_model(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor
     """A forward function returning softmax probabilities (N, L) instead of logits."""
 
     def forward(x: torch.Tensor) -> torch.Tensor:
-        return model(x).softmax(dim=1)
+        logits: torch.Tensor = model(x)
+        return logits.softmax(dim=1)
 
     return forward
 

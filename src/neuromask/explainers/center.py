@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from ..types import MethodOutput
-from . import METHODS
 from ._common import check_positive
+from ._registry import METHODS
 
 
 @METHODS.register("center", kind="baseline", order=13)

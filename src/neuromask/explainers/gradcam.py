@@ -30,6 +30,7 @@ grid, alpha_k the mean over the grid of the gradient, as for convolutions.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -38,7 +39,7 @@ from torch import nn
 
 from ..errors import UnknownNameError, UnsupportedModelError
 from ..types import MethodOutput
-from . import METHODS
+from ._registry import METHODS
 
 # How a layer's output is read as a grid of feature vectors.
 LAYOUTS = ("nchw", "nhwc", "tokens")
@@ -87,7 +88,7 @@ def _observe(model: nn.Module, inputs: torch.Tensor, keep: tuple[type[nn.Module]
     clock = [0]
     handles = []
 
-    def hook_for(name: str, module: nn.Module):  # noqa: ANN202 - a forward hook
+    def hook_for(name: str, module: nn.Module) -> Callable[[nn.Module, object, object], None]:
         def hook(_: nn.Module, args: object, output: object) -> None:
             clock[0] += 1
             shape = tuple(output.shape) if isinstance(output, torch.Tensor) else None
@@ -209,7 +210,10 @@ def pick_layer(
             norms.append((s.order, name, grid, s.output))
     norms.sort(key=lambda item: item[0])
     if norms:
-        score = seen["<output>"].output[0, int(target[0])]
+        output = seen["<output>"].output
+        if output is None:
+            raise RuntimeError("the model's output was not recorded")  # the hook on the model itself keeps it
+        score = output[0, int(target[0])]
         gradients = torch.autograd.grad(score, [n[3] for n in norms], allow_unused=True)
         reached = [(order, name, grid) for (order, name, grid, _), g in zip(norms, gradients) if _reaches(g, grid)]
         if reached:

@@ -32,8 +32,8 @@ from torch import nn
 
 from ..errors import UnsupportedModelError
 from ..types import MethodOutput
-from . import METHODS
 from ._common import reduce_channels
+from ._registry import METHODS
 
 RELU_LIKE: tuple[type[nn.Module], ...] = (nn.ReLU, nn.ReLU6, nn.LeakyReLU)
 # Nonlinearities whose gradient guided backprop does not define.

@@ -11,8 +11,8 @@ from torch import nn
 
 from .._core import make_baseline
 from ..types import MethodOutput
-from . import METHODS
 from ._common import check_positive, reduce_channels
+from ._registry import METHODS
 
 
 # "fast": few steps for tests, the quick benchmark suite and the docs gallery.

@@ -22,8 +22,8 @@ from torch import nn
 from .._core import make_baseline
 from ..errors import InputError
 from ..types import MethodOutput
-from . import METHODS
 from ._common import check_positive, probability_model
+from ._registry import METHODS
 
 
 def grid_segments(height: int, width: int, segments: int) -> torch.Tensor:

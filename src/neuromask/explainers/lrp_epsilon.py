@@ -45,8 +45,8 @@ from torch import nn
 
 from ..errors import UnknownNameError, UnsupportedModelError, require
 from ..types import MethodOutput
-from . import METHODS
 from ._common import reduce_channels, transformer_parts
+from ._registry import METHODS
 
 COMPOSITES = ("epsilon_plus", "epsilon")
 

@@ -25,8 +25,8 @@ from torch import nn
 
 from .._core import gaussian_blur
 from ..types import MethodOutput
-from . import METHODS
 from ._common import check_positive
+from ._registry import METHODS
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Few steps for tests, the quick benchmark suite and the docs gallery; not a quality setting.

@@ -84,7 +84,7 @@ from torch import nn
 from .._core import make_baseline, relative_blur_sigma
 from ..errors import InputError
 from ..types import MethodOutput
-from . import METHODS
+from ._registry import METHODS
 
 # Smoothing kernels: the paper's discrete Laplacian (4-neighbour) and the reference
 # code's 8- and 24-neighbour variants (centre 8 or 24, all others -1).
@@ -494,10 +494,12 @@ def neuromask(
 
     def run_model(x: torch.Tensor) -> torch.Tensor:
         if autocast is None:
-            return model(x)
+            logits: torch.Tensor = model(x)
+            return logits
         with torch.autocast(inputs.device.type, dtype=_AUTOCAST[autocast]):
             # The losses in float32: log-softmax of bf16 logits would round p(target).
-            return model(x).float()
+            low: torch.Tensor = model(x)
+            return low.float()
 
     others: torch.Tensor | None = None
     if lambda_contrast:

@@ -12,8 +12,8 @@ from torch import nn
 from .._core import make_baseline
 from ..errors import InputError
 from ..types import MethodOutput
-from . import METHODS
 from ._common import check_positive, probability_model
+from ._registry import METHODS
 
 
 @METHODS.register("occlusion", kind="perturbation", order=8, pixel_options=("window", "stride"))

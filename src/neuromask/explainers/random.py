@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..types import MethodOutput
-from . import METHODS
+from ._registry import METHODS
 
 
 @METHODS.register("random", kind="baseline", order=12)

@@ -20,8 +20,8 @@ from torch import nn
 
 from .._core import make_baseline
 from ..types import MethodOutput
-from . import METHODS
 from ._common import check_fraction, check_positive, chunks, target_scores
+from ._registry import METHODS
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Few masks for tests, the quick benchmark suite and the docs gallery; not a quality setting.

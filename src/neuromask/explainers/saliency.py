@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from ..types import MethodOutput
-from . import METHODS
 from ._common import reduce_channels
+from ._registry import METHODS
 
 
 @METHODS.register("saliency", kind="gradient", order=1)

@@ -14,8 +14,8 @@ from torch import nn
 
 from ..errors import InputError
 from ..types import MethodOutput
-from . import METHODS
 from ._common import check_positive, input_gradients, reduce_channels
+from ._registry import METHODS
 
 
 # "fast": few samples for tests, the quick benchmark suite and the docs gallery.

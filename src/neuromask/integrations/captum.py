@@ -117,7 +117,7 @@ def _target(target: CaptumTarget) -> TargetLike:
     return target
 
 
-class MethodAttribution(Attribution):  # type: ignore[misc]  # Captum ships no type information
+class MethodAttribution(Attribution):
     """A registered explanation method as a Captum ``Attribution``.
 
     One subclass per method, its name in :attr:`method`: :class:`NeuroMask` and, for any

@@ -1,53 +1,76 @@
 """Metrics of explanation quality: one file per family, registered by name in :data:`METRICS`.
 
-Every metric is a plain function that scores a batch and returns one float per image,
-a tensor (N,) on the CPU (NaN where the score is undefined for that image). Its first
-arguments say what it needs, read from the entry's ``needs`` metadata:
+This module is the one place that states a metric's contract, and the registry checks
+it when a metric registers (a bad entry raises at import). A metric is a plain function
+that scores a batch and returns one float per image, a tensor (N,) on the CPU (NaN where
+the score is undefined for that image), registered with::
 
-==============  ==================================================================
-``needs``       signature
-==============  ==================================================================
-``()``          ``fn(attribution, **options)``
-``evidence``    ``fn(attribution, evidence, **options)``
-``evidence``,   ``fn(attribution, evidence, other_evidence, **options)`` (scenes of two
-``other_...``   objects: the explained one and the other)
-``model``       ``fn(model, inputs, target, attribution, **options)``
-``explain``     ``fn(model, inputs, target, attribution, *, method, params, **options)``
-                (the metric runs the explanation method again, e.g. on a randomised model)
-==============  ==================================================================
+    @METRICS.register("deletion", higher_is_better=False, category="faithfulness", needs=("model",))
+    def deletion(model, inputs, target, attribution, *, pixels_per_step=None, ...): ...
 
-with ``attribution`` (N, H, W), ``evidence`` (N, H, W) bool, ``inputs`` (N, C, H, W)
-preprocessed for the model, ``target`` (N,) long. Every entry also declares
-``higher_is_better`` (bool), ``category`` (``faithfulness``, ``localisation``,
-``sanity``, ``complexity`` or ``cost``) and ``applies_to`` (``"any"``, or ``"mask"`` for
-metrics that only make sense for masks in [0, 1]).
+- ``higher_is_better``: the direction, a bool.
+- ``category``: one of :data:`CATEGORIES`.
+- ``needs``: what it needs beyond the map, a tuple of :data:`NEEDS` keys. They fix its
+  positional parameters, by name and in the order of :data:`ARGUMENTS`:
+
+  ======================================  ==============================================================
+  ``needs``                               signature
+  ======================================  ==============================================================
+  ``()``                                  ``fn(attribution, *, options)``
+  ``("inputs",)``                         ``fn(inputs, attribution, *, options)``
+  ``("evidence",)``                       ``fn(attribution, evidence, *, options)``
+  ``("evidence", "other_evidence")``      ``fn(attribution, evidence, other_evidence, *, options)``
+  ``("model",)``                          ``fn(model, inputs, target, attribution, *, options)``
+  ``("explain",)``                        ``fn(model, inputs, target, attribution, *, method, params, options)``
+  ``("cost",)``                           ``fn(cost)``: no map, a :class:`~neuromask.metrics.cost.Cost`
+  ======================================  ==============================================================
+
+  with ``attribution`` (N, H, W), ``inputs`` (N, C, H, W) preprocessed for the model,
+  ``target`` (N,) long, ``evidence`` and ``other_evidence`` (N, H, W) bool. Everything after
+  them is a keyword-only option with a default (``method`` excepted).
+- ``applies_to``: ``"any"`` (default), or ``"mask"`` for metrics that only make sense for
+  masks in [0, 1].
+
+Callers never dispatch on ``needs`` themselves: :func:`metric_info` says what a metric
+is, :meth:`MetricInfo.missing` which of its needs a :class:`ScoringData` lacks, and
+:func:`score` calls it with what it needs. Adding a metric is one file in this package
+(or one more function in a family's file), and nothing else.
 
 Cost (seconds and peak memory per explanation) is measured around the explanation
-itself, not computed from it: see :func:`neuromask.metrics.cost.measure`; its entries
-have ``needs=("cost",)`` and are read from a :class:`~neuromask.metrics.cost.Cost`.
+itself, not computed from it: see :func:`neuromask.metrics.cost.measure`.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from collections.abc import Callable
-from typing import Any
+from ..registry import import_submodules
+from ._registry import (
+    ARGUMENTS,
+    CATEGORIES,
+    METRICS,
+    NEEDS,
+    MetricInfo,
+    MetricRegistry,
+    ScoringData,
+    arguments,
+    metric_info,
+    metrics,
+    score,
+)
 
-from ..registry import Registry
-
-METRICS: Registry[Callable[..., Any]] = Registry("metric")
-
-# Import every module of this package so that its @METRICS.register runs; a new metric
-# family is a new file here and nothing else.
-for _info in pkgutil.iter_modules(__path__):
-    if not _info.name.startswith("_"):
-        importlib.import_module(f"{__name__}.{_info.name}")
-
-
-def metrics(category: str | None = None) -> list[str]:
-    """The names of the registered metrics, optionally of one ``category`` only."""
-    return [e.name for e in METRICS if category is None or e.meta["category"] == category]
+# Import every module of this package so that its @METRICS.register runs: a new one is a new file.
+import_submodules(__name__, __path__)
 
 
-__all__ = ["METRICS", "metrics"]
+__all__ = [
+    "METRICS",
+    "MetricRegistry",
+    "CATEGORIES",
+    "NEEDS",
+    "ARGUMENTS",
+    "MetricInfo",
+    "ScoringData",
+    "arguments",
+    "metric_info",
+    "metrics",
+    "score",
+]

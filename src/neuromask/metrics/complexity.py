@@ -19,8 +19,8 @@ from torch import nn
 from .._core import make_baseline, relative_blur_sigma
 from ..errors import InputError
 from ..types import TargetLike
-from . import METRICS
 from ._common import check_attribution, prepare, target_probability
+from ._registry import METRICS
 
 
 @METRICS.register("gini", higher_is_better=True, category="complexity", needs=(), applies_to="any")
@@ -93,7 +93,7 @@ def masked_probability(
     inputs, tgt, attribution = prepare(model, inputs, target, attribution)
     _check_mask(attribution)
     if blur_sigma is None:
-        blur_sigma = relative_blur_sigma(tuple(inputs.shape[2:]))
+        blur_sigma = relative_blur_sigma((int(inputs.shape[2]), int(inputs.shape[3])))
     background = make_baseline(inputs, baseline, blur_sigma=blur_sigma)
     mask = attribution.to(inputs.device, inputs.dtype)[:, None]
     masked = background + mask * (inputs - background)

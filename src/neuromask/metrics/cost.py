@@ -35,7 +35,7 @@ from torch import nn
 from .._core import check_inputs, model_device
 from ..api import explain
 from ..types import LoadedModel, TargetLike
-from . import METRICS
+from ._registry import METRICS
 
 R = TypeVar("R")
 _MB = 1024.0**2

@@ -34,8 +34,8 @@ from torch import nn
 from .._core import gaussian_blur
 from ..errors import InputError
 from ..types import TargetLike
-from . import METRICS
 from ._common import prepare, target_probability
+from ._registry import METRICS
 
 # Petsiuk et al. delete 224 pixels per step at 224 x 224, i.e. the image in 224 steps;
 # other sizes keep the 224 steps (and thus the curve's resolution).

@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
 from ..errors import InputError
-from . import METRICS
 from ._common import check_attribution, check_evidence
+from ._registry import METRICS
 
 # Zhang et al. count a hit within 15 pixels of the object at 224 x 224; other sizes
 # scale the tolerance with the shorter image side.
@@ -170,4 +170,7 @@ def mass_margin(attribution: torch.Tensor, evidence: torch.Tensor, other_evidenc
     Returns:
         (N,); NaN for an image whose map has no positive value.
     """
-    return energy_pointing_game(attribution, evidence) - energy_pointing_game(attribution, other_evidence)
+    margin: torch.Tensor = energy_pointing_game(attribution, evidence) - energy_pointing_game(
+        attribution, other_evidence
+    )
+    return margin

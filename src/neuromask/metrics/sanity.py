@@ -28,8 +28,8 @@ from torch import nn
 
 from ..errors import InputError
 from ..types import LoadedModel, TargetLike
-from . import METRICS
 from ._common import prepare
+from ._registry import METRICS
 
 
 def parameter_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:

@@ -8,20 +8,7 @@ eval mode together with its input size, normalisation and class labels.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from ..registry import Registry
-from ..types import LoadedModel
-
-# Built-in models by name: each entry is a zero-argument builder returning a LoadedModel.
-# meta: ``description`` (one line, shown by `neuromask models`).
-MODELS: Registry[Callable[[], LoadedModel]] = Registry("model")
-
-# The modules that register built-in models into MODELS, imported by load_model() and
-# list_models() on first use. A module that registers models adds its name here.
-BUILTIN_MODULES: tuple[str, ...] = ("imagenet", "shipped")
-
-# Imported last: the loader reads MODELS and BUILTIN_MODULES from this module.
-from .loader import FILE_DEFAULTS, list_models, load_model  # noqa: E402
+from ._registry import BUILTIN_MODULES, MODELS
+from .loader import FILE_DEFAULTS, list_models, load_model
 
 __all__ = ["MODELS", "BUILTIN_MODULES", "FILE_DEFAULTS", "list_models", "load_model"]

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -111,7 +111,8 @@ def binarize(x: torch.Tensor, rule: str = "hardtanh") -> torch.Tensor:
     (a key of :data:`BACKWARD_RULES`; default BinaryNet's hardtanh window |x| <= 1)."""
     if rule not in BACKWARD_RULES:
         raise UnknownNameError(f"unknown backward rule {rule!r}; choose one of: {', '.join(BACKWARD_RULES)}")
-    return _SignActivation.apply(x, rule)
+    signs: torch.Tensor = _SignActivation.apply(x, rule)  # type: ignore[no-untyped-call]  # torch's Function.apply is untyped
+    return signs
 
 
 class BinarySign(nn.Module):
@@ -146,7 +147,8 @@ class BinaryConv2d(nn.Conv2d):
 
     def binary_weight(self) -> torch.Tensor:
         """sign(W) in {-1, +1}, shaped like the weight."""
-        return _SignWeight.apply(self.weight)
+        signs: torch.Tensor = _SignWeight.apply(self.weight)  # type: ignore[no-untyped-call]  # torch's Function.apply is untyped
+        return signs
 
     def effective_weight(self) -> torch.Tensor:
         """alpha * sign(W), the weight the convolution really applies, shaped like the weight."""
@@ -154,10 +156,11 @@ class BinaryConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pad_value != 0 and self.padding_mode == "zeros" and any(self.padding):
-            ph, pw = self.padding  # type: ignore[misc]  # an int pair for a 2-d conv
+            ph, pw = cast(tuple[int, int], self.padding)  # an int pair for a 2-d conv with any(padding)
             x = F.pad(x, (pw, pw, ph, ph), value=self.pad_value)
             return F.conv2d(x, self.effective_weight(), self.bias, self.stride, 0, self.dilation, self.groups)
-        return self._conv_forward(x, self.effective_weight(), self.bias)
+        out: torch.Tensor = self._conv_forward(x, self.effective_weight(), self.bias)
+        return out
 
 
 @contextmanager

@@ -37,7 +37,8 @@ class ChannelsLastInput(nn.Module):
         self.module = module
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.module(inputs.permute(0, 2, 3, 1))
+        logits: torch.Tensor = self.module(inputs.permute(0, 2, 3, 1))
+        return logits
 
 
 class LogProbabilities(nn.Module):

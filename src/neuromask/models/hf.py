@@ -4,22 +4,17 @@ The folder is what ``model.save_pretrained(DIR)`` and ``processor.save_pretraine
 write (``config.json``, the weights, ``preprocessor_config.json``). Both are read by
 ``transformers`` itself (``AutoModelForImageClassification`` and ``AutoImageProcessor``,
 ``local_files_only``: nothing is downloaded), and the image processor's settings become
-the :class:`~neuromask.types.LoadedModel`'s preprocessing:
+the :class:`~neuromask.types.LoadedModel`'s preprocessing (processor -> LoadedModel):
 
-==========================================  ==============================================
-processor                                   LoadedModel
-==========================================  ==============================================
-``size`` ``{height, width}``, no crop       ``input_size`` (H, W), ``resize="stretch"``
-``size`` ``{shortest_edge}`` + ``crop_pct`` ``input_size`` (S, S), ``center_crop`` at
-(ConvNeXt, below 384 px)                    ``crop_pct``
-``size`` ``{shortest_edge}`` +              ``input_size`` = the crop, ``center_crop`` at
-``crop_size`` (``do_center_crop``)          crop / S
-``image_mean``, ``image_std``,              ``mean``, ``std`` on [0, 1] pixels
-``do_rescale``, ``rescale_factor``,
-``do_normalize``
-``resample`` (PIL's 0 / 2 / 3)              ``interpolation`` nearest / bilinear / bicubic
-the model's ``config.id2label``             ``labels``
-==========================================  ==============================================
+- ``size`` ``{height, width}``, no crop: ``input_size`` (H, W), ``resize="stretch"``;
+- ``size`` ``{shortest_edge}`` and ``crop_pct`` (ConvNeXt, below 384 px): ``input_size``
+  (S, S), ``center_crop`` at ``crop_pct``;
+- ``size`` ``{shortest_edge}`` and ``crop_size`` (``do_center_crop``): ``input_size`` = the
+  crop, ``center_crop`` at crop / S;
+- ``image_mean``, ``image_std``, ``do_rescale``, ``rescale_factor``, ``do_normalize``:
+  ``mean``, ``std`` on [0, 1] pixels;
+- ``resample`` (PIL's 0 / 2 / 3): ``interpolation`` nearest / bilinear / bicubic;
+- the model's ``config.id2label``: ``labels``.
 
 A processor that resizes to ``{height, width}`` and then crops is read as a centre crop
 that keeps the aspect ratio (the same on square images). The model is wrapped so that it
@@ -34,9 +29,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._core import one_line
 from ..errors import ModelLoadError, require
 from ..types import LoadedModel
-from .loader import _one_line
 
 # PIL's resampling filters by number, as image processors store them.
 PIL_FILTERS = {0: "nearest", 2: "bilinear", 3: "bicubic"}
@@ -54,7 +49,8 @@ class HuggingFaceClassifier(nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """pixel values (N, C, H, W) -> logits (N, L)."""
-        return self.model(pixel_values=inputs).logits
+        logits: torch.Tensor = self.model(pixel_values=inputs).logits
+        return logits
 
 
 def load_hf(spec: str, folder: str) -> LoadedModel:
@@ -89,7 +85,7 @@ def load_hf(spec: str, folder: str) -> LoadedModel:
             f"{spec}: the saved weights lack {', '.join(sorted(missing)[:3])}{more}; these layers would be "
             "random (was the classifier saved after fine-tuning?)"
         )
-    config = model.config
+    config: Any = model.config  # a transformers PretrainedConfig (transformers is untyped here)
     labels = [str(config.id2label[i]) for i in range(config.num_labels)] if config.id2label else None
     return LoadedModel(
         module=HuggingFaceClassifier(model),
@@ -108,7 +104,7 @@ def _read_model(transformers: Any, spec: str, path: Path) -> tuple[nn.Module, di
         )
     except Exception as exc:  # transformers raises ValueError, OSError, KeyError, ... for a bad folder
         raise ModelLoadError(
-            f"{spec}: transformers cannot load an image classifier from '{path}': {_one_line(exc)}"
+            f"{spec}: transformers cannot load an image classifier from '{path}': {one_line(exc)}"
         ) from exc
     return model, info
 
@@ -124,7 +120,7 @@ def _read_processor(transformers: Any, spec: str, path: Path) -> Any:
         return transformers.AutoImageProcessor.from_pretrained(str(path), local_files_only=True, backend="pil")
     except Exception as exc:  # as above
         raise ModelLoadError(
-            f"{spec}: transformers cannot load the image processor in '{path}': {_one_line(exc)}"
+            f"{spec}: transformers cannot load the image processor in '{path}': {one_line(exc)}"
         ) from exc
 
 

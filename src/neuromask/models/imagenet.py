@@ -21,7 +21,7 @@ from functools import lru_cache
 from importlib import resources
 
 from ..types import LoadedModel
-from . import MODELS
+from ._registry import MODELS
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -45,9 +45,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._core import one_line
 from ..errors import ModelLoadError, require
 from ..types import LoadedModel
-from . import BUILTIN_MODULES, MODELS
+from ._registry import BUILTIN_MODULES, MODELS
 from .exported import adapt
 from .imagenet import IMAGENET_MEAN, IMAGENET_STD
 
@@ -129,7 +130,7 @@ def load_model(
             "(for a state dict use PATH@MODULE:CLASS)"
         )
     # Options first: a typo should not wait for a large model to load.
-    options = {
+    options: dict[str, Any] = {
         "input_size": _parse_input_size(input_size),
         "mean": _parse_floats("mean", mean),
         "std": _parse_floats("std", std),
@@ -144,7 +145,7 @@ def load_model(
     try:
         module = loaded.module.to(device).eval()
     except (RuntimeError, AssertionError, ValueError) as exc:  # torch raises all three for a bad device
-        raise ModelLoadError(f"cannot put model '{text}' on device '{device}': {_one_line(exc)}") from exc
+        raise ModelLoadError(f"cannot put model '{text}' on device '{device}': {one_line(exc)}") from exc
     loaded = replace(loaded, module=module)
     if loaded.extra.get("source") == "file":
         # Exported files often take (N, H, W, C) and end in a softmax: wrap them so that
@@ -186,10 +187,10 @@ def _load(spec: str, weights: str | os.PathLike[str] | None) -> LoadedModel:
             f"unknown model '{spec}'{hint}; give a built-in name ({', '.join(MODELS.names())}), "
             "torchvision:NAME, timm:NAME, hf:DIR, a TorchScript file, a .onnx file or WEIGHTS.pt@MODULE:CLASS"
         )
-    path = _existing_file(spec)
-    if path.suffix.lower() == ".onnx":
-        return _load_onnx(spec, path)
-    return _load_torchscript(spec, path)
+    file = _existing_file(spec)
+    if file.suffix.lower() == ".onnx":
+        return _load_onnx(spec, file)
+    return _load_torchscript(spec, file)
 
 
 def _looks_like_path(spec: str) -> bool:
@@ -225,7 +226,7 @@ def _load_torchscript(spec: str, path: Path) -> LoadedModel:
             ) from exc
         raise ModelLoadError(
             f"'{path}' is not a TorchScript file (torch.jit.save), an ONNX file (.onnx) or a "
-            f"state dict: {_one_line(exc)}"
+            f"state dict: {one_line(exc)}"
         ) from exc
     return LoadedModel(module=module, name=spec, **FILE_DEFAULTS, extra={"source": "file"})
 
@@ -235,7 +236,7 @@ def _load_state_dict(spec: str, path: Path, class_spec: str) -> LoadedModel:
     try:
         module = cls()
     except Exception as exc:  # the user's constructor may raise anything
-        raise ModelLoadError(f"cannot construct {class_spec}() with no arguments: {_one_line(exc)}") from exc
+        raise ModelLoadError(f"cannot construct {class_spec}() with no arguments: {one_line(exc)}") from exc
     if not isinstance(module, nn.Module):
         raise ModelLoadError(f"{class_spec}() is a {type(module).__name__}, not a torch.nn.Module")
     _load_weights(module, _read_state_dict(path), what=f"'{path}'", into=class_spec)
@@ -264,23 +265,23 @@ def _import_class(class_spec: str) -> type:
             loader_spec.loader.exec_module(module)
         except Exception as exc:  # the user's file may raise anything
             del sys.modules[name]
-            raise ModelLoadError(f"importing '{module_name}' failed: {_one_line(exc)}") from exc
+            raise ModelLoadError(f"importing '{module_name}' failed: {one_line(exc)}") from exc
     else:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             raise ModelLoadError(
-                f"cannot import module '{module_name}' ({_one_line(exc)}); install it, add its folder "
+                f"cannot import module '{module_name}' ({one_line(exc)}); install it, add its folder "
                 "to PYTHONPATH, or name the file: 'PATH@path/to/net.py:CLASS'"
             ) from exc
         except Exception as exc:  # the user's module may raise anything on import
-            raise ModelLoadError(f"importing '{module_name}' failed: {_one_line(exc)}") from exc
+            raise ModelLoadError(f"importing '{module_name}' failed: {one_line(exc)}") from exc
     obj: Any = module
     for part in qualname.split("."):
         if not hasattr(obj, part):
             raise ModelLoadError(f"'{module_name}' has no class '{qualname}' (class spec '{class_spec}')")
         obj = getattr(obj, part)
-    if not callable(obj):
+    if not isinstance(obj, type):
         raise ModelLoadError(f"'{module_name}:{qualname}' is not a class")
     return obj
 
@@ -296,7 +297,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load raises pickle, zip and runtime errors alike
         raise ModelLoadError(
-            f"'{path}' is not a state dict saved with torch.save(model.state_dict()): {_one_line(exc)}"
+            f"'{path}' is not a state dict saved with torch.save(model.state_dict()): {one_line(exc)}"
         ) from exc
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
@@ -328,7 +329,7 @@ def _load_weights(module: nn.Module, state: Mapping[str, torch.Tensor], *, what:
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise ModelLoadError(f"state dict {what} does not load into {into}: {_one_line(exc)}") from exc
+        raise ModelLoadError(f"state dict {what} does not load into {into}: {one_line(exc)}") from exc
 
 
 def _load_onnx(spec: str, path: Path) -> LoadedModel:
@@ -337,13 +338,13 @@ def _load_onnx(spec: str, path: Path) -> LoadedModel:
     try:
         proto = onnx.load(str(path))
     except Exception as exc:  # protobuf's DecodeError and friends
-        raise ModelLoadError(f"'{path}' is not an ONNX model: {_one_line(exc)}") from exc
+        raise ModelLoadError(f"'{path}' is not an ONNX model: {one_line(exc)}") from exc
     if not proto.graph.node:
         raise ModelLoadError(f"'{path}' is not an ONNX model (it holds no graph)")
     try:
         module = onnx2torch.convert(proto)
     except Exception as exc:  # onnx2torch raises NotImplementedError, KeyError, ... for ops it lacks
-        raise ModelLoadError(f"onnx2torch cannot convert '{path}' to PyTorch: {_one_line(exc)}") from exc
+        raise ModelLoadError(f"onnx2torch cannot convert '{path}' to PyTorch: {one_line(exc)}") from exc
     defaults = dict(FILE_DEFAULTS)
     extra: dict[str, Any] = {"source": "file"}
     shape = _onnx_input_shape(proto)
@@ -390,7 +391,7 @@ def _load_torchvision(spec: str, name: str, weights: str | os.PathLike[str] | No
             module = tvm.get_model(name, weights=default)
         except Exception as exc:  # URLError, OSError, hash mismatch (RuntimeError), ...
             raise ModelLoadError(
-                f"could not get the weights of {spec} ({_one_line(exc)}); offline, pass "
+                f"could not get the weights of {spec} ({one_line(exc)}); offline, pass "
                 "weights=PATH or put the file in $TORCH_HOME/hub/checkpoints/"
             ) from exc
     else:
@@ -428,7 +429,7 @@ def _load_timm(spec: str, name: str, weights: str | os.PathLike[str] | None) -> 
         module = timm.create_model(name, pretrained=True, **kwargs)
     except Exception as exc:  # hub download errors, a bad checkpoint, no pretrained weights
         raise ModelLoadError(
-            f"could not load the pretrained weights of {spec} ({_one_line(exc)}); offline, pass weights=PATH"
+            f"could not load the pretrained weights of {spec} ({one_line(exc)}); offline, pass weights=PATH"
         ) from exc
     config = resolve_data_config({}, model=module)
     subset = infer_imagenet_subset(module)
@@ -482,7 +483,7 @@ def _parse_labels(labels: str | os.PathLike[str] | Sequence[str] | None) -> list
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ModelLoadError(f"cannot read labels file '{labels}' as UTF-8 text: {_one_line(exc)}") from exc
+            raise ModelLoadError(f"cannot read labels file '{labels}' as UTF-8 text: {one_line(exc)}") from exc
         names = [line.strip() for line in text.splitlines() if line.strip()]
         if not names:
             raise ModelLoadError(f"labels file '{labels}' holds no names (one per line expected)")
@@ -517,7 +518,7 @@ def _check_forward(model: LoadedModel) -> None:
             out = model.module(torch.zeros(shape, device=device))
     except Exception as exc:  # any failure of a user's model on the shape we would feed it
         raise ModelLoadError(
-            f"model '{model.name}' fails on an input of shape {shape}: {_one_line(exc)}; "
+            f"model '{model.name}' fails on an input of shape {shape}: {one_line(exc)}; "
             "pass input_size= and channels= that match the model"
         ) from exc
     if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != 1:
@@ -527,9 +528,3 @@ def _check_forward(model: LoadedModel) -> None:
         raise ModelLoadError(
             f"model '{model.name}' has {out.shape[1]} classes but {len(model.labels)} labels were given"
         )
-
-
-def _one_line(exc: BaseException) -> str:
-    """An exception as one short line (messages of torch and protobuf span many)."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."

@@ -1,56 +1,80 @@
 """The small classifiers shipped with neuromask, trained on the known-answer datasets.
 
-Registered into :data:`~neuromask.models.MODELS` as ``<dataset>-<arch>``: one full-precision
-``cnn`` (:class:`~neuromask.models.small.SmallCNN`) and one binarized ``bnn``
-(:class:`~neuromask.models.binary.BinaryCNN`) per dataset. Their weights (fp16) and
-training records live in ``neuromask/data/weights/``; ``docs/datasets.md`` gives their test
-accuracies and the ``neuromask train`` commands that reproduce them. They take grey
-[0, 1] pixels as they are (no normalisation), at the dataset's size.
+Every checkpoint in ``neuromask/data/weights/`` (``NAME.pt`` with its record ``NAME.json``,
+:mod:`neuromask.models.checkpoint`) is registered into :data:`~neuromask.models.MODELS` as
+``NAME``: shipping a model is adding its two files, nothing else. Today they are, per
+dataset, a full-precision ``cnn`` (:class:`~neuromask.models.small.SmallCNN`), its
+binarized twin ``bnn`` (:class:`~neuromask.models.binary.BinaryCNN`) and a vision
+transformer ``vit`` (:class:`~neuromask.models.vit.SmallViT`), named
+``<dataset>-<arch>``; ``docs/datasets.md`` gives their test accuracies and the
+``neuromask train`` commands that reproduce them. They take [0, 1] pixels as they are (no
+normalisation), at the size their record gives, resized by stretching.
+
+Loading one imports :mod:`neuromask.models.checkpoint`, never the training code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from importlib import resources
+from typing import Any
 
 from ..types import LoadedModel
-from . import MODELS
+from ._registry import MODELS
 
-# (dataset, arch) pairs with weights under data/weights/<dataset>-<arch>.pt (+ .json record).
-SHIPPED: tuple[tuple[str, str], ...] = tuple(
-    (dataset, arch) for dataset in ("triangles_squares", "counting", "shapes_on_texture") for arch in ("cnn", "bnn")
-)
-_ARCH_WORDS = {"cnn": "full-precision CNN", "bnn": "binarized CNN"}
+WEIGHTS = "data/weights"
+# How `neuromask models` describes an architecture; another one is described by its name.
+_ARCH_WORDS = {"cnn": "full-precision CNN", "bnn": "binarized CNN", "vit": "vision transformer"}
 
 
-def _builder(dataset: str, arch: str) -> Callable[[], LoadedModel]:
-    name = f"{dataset}-{arch}"
+@cache
+def shipped_records() -> dict[str, dict[str, Any]]:
+    """Each shipped checkpoint's name and record, read from ``neuromask/data/weights/``."""
+    from .checkpoint import read_record
 
+    folder = resources.files("neuromask").joinpath(WEIGHTS)
+    records = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".pt") and folder.joinpath(entry.name[:-3] + ".json").is_file():
+            with resources.as_file(entry) as path:
+                records[entry.name[:-3]] = read_record(path)
+    return records
+
+
+def shipped_models(arch: str | None = None) -> list[str]:
+    """The names of the shipped models (of architecture ``arch`` only, e.g. ``"cnn"``), sorted."""
+    return [name for name, record in shipped_records().items() if arch is None or record.get("arch") == arch]
+
+
+def _builder(name: str, record: dict[str, Any]) -> Callable[[], LoadedModel]:
     def build() -> LoadedModel:
-        from .train import load_trained
+        from .checkpoint import load_checkpoint
 
-        weights = resources.files("neuromask").joinpath(f"data/weights/{name}.pt")
-        with resources.as_file(weights) as path:
-            result = load_trained(path)
-        record = result.record
+        with resources.as_file(resources.files("neuromask").joinpath(f"{WEIGHTS}/{name}.pt")) as path:
+            module, loaded = load_checkpoint(path)
         return LoadedModel(
-            module=result.model,
+            module=module,
             name=name,
-            input_size=(int(record["input_size"][0]), int(record["input_size"][1])),
+            input_size=(int(loaded["input_size"][0]), int(loaded["input_size"][1])),
             mean=None,
             std=None,
-            labels=list(record["class_names"]),
-            channels=1,
+            labels=list(loaded["class_names"]),
+            channels=int(loaded.get("in_channels", 1)),
             resize="stretch",
-            extra={"record": record},
+            extra={"record": loaded},
         )
 
-    build.__doc__ = f"The shipped {_ARCH_WORDS[arch]} trained on the {dataset} dataset, in eval mode."
+    words = _ARCH_WORDS.get(str(record.get("arch")), str(record.get("arch")))
+    build.__doc__ = f"The shipped {words} trained on the {record.get('dataset')} dataset, in eval mode."
     return build
 
 
-for _dataset, _arch in SHIPPED:
+for _name, _record in shipped_records().items():
+    _words = _ARCH_WORDS.get(str(_record.get("arch")), str(_record.get("arch")))
     MODELS.register(
-        f"{_dataset}-{_arch}",
-        description=f"{_ARCH_WORDS[_arch]} for the known-answer dataset {_dataset} (grey, shipped weights)",
-    )(_builder(_dataset, _arch))
+        _name,
+        description=f"{_words} for the known-answer dataset {_record.get('dataset')} (shipped weights)",
+        dataset=_record.get("dataset"),
+        arch=_record.get("arch"),
+    )(_builder(_name, _record))

@@ -66,7 +66,8 @@ class SmallCNN(nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """inputs (N, C, H, W) -> logits (N, L)."""
-        return self.classifier(self.pool(self.features(inputs)).flatten(1))
+        logits: torch.Tensor = self.classifier(self.pool(self.features(inputs)).flatten(1))
+        return logits
 
 
 class CarliniWagnerCNN(nn.Module):
@@ -108,4 +109,5 @@ class CarliniWagnerCNN(nn.Module):
         """inputs (N, C, 32, 32) -> logits (N, L)."""
         if inputs.shape[-2:] != (32, 32):
             raise InputError(f"CarliniWagnerCNN takes 32 x 32 inputs; got shape {tuple(inputs.shape)}")
-        return self.classifier(self.features(inputs))
+        logits: torch.Tensor = self.classifier(self.features(inputs))
+        return logits

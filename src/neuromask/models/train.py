@@ -15,10 +15,8 @@ RNG state is restored afterwards.
 
 from __future__ import annotations
 
-import json
 import platform
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,20 +27,24 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .. import datasets
-from ..errors import InputError, ModelLoadError, UnknownNameError, require
-from .binary import BinaryCNN
-from .small import CarliniWagnerCNN, SmallCNN
-from .vit import SmallViT
+from ..errors import InputError, require
+from .checkpoint import ARCHS, build, load_checkpoint, save_checkpoint
+from .small import CarliniWagnerCNN
 
-# Architectures by the name the CLI takes: (num_classes, in_channels, width) -> module.
-ARCHS: dict[str, Callable[[int, int, int], nn.Module]] = {
-    "cnn": SmallCNN,
-    "bnn": BinaryCNN,
-    "vit": SmallViT,
-    # No width: the architecture is fixed. Listed so that load_trained() rebuilds what
-    # train_cifar10() saved.
-    "carlini_wagner": lambda num_classes, in_channels, width: CarliniWagnerCNN(num_classes, in_channels),
-}
+__all__ = [
+    "ARCHS",
+    "DEFAULT_WIDTHS",
+    "TEST_START",
+    "TrainResult",
+    "build",
+    "cifar10_record",
+    "evaluate",
+    "fit",
+    "load_trained",
+    "save_trained",
+    "train",
+    "train_cifar10",
+]
 # The width each architecture is trained at unless told: channels of the CNNs' first
 # block, the ViT's token dimension.
 DEFAULT_WIDTHS: dict[str, int] = {"cnn": 16, "bnn": 16, "vit": 64}
@@ -143,15 +145,6 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, ba
     return correct / max(1, images.shape[0])
 
 
-def build(arch: str, num_classes: int, *, in_channels: int = 1, width: int = 16, seed: int = 0) -> nn.Module:
-    """A fresh ``cnn`` (SmallCNN), ``bnn`` (BinaryCNN) or ``vit`` (SmallViT) with initial weights drawn from ``seed``."""
-    if arch not in ARCHS:
-        raise UnknownNameError(f"unknown architecture '{arch}'; choose one of: {', '.join(ARCHS)}")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return ARCHS[arch](num_classes, in_channels, width)
-
-
 def train(
     dataset: str,
     arch: str,
@@ -210,29 +203,15 @@ def train(
 
 
 def save_trained(result: TrainResult, path: str | Path) -> tuple[Path, Path]:
-    """Write the weights (float tensors as fp16, to keep the files small) to ``path`` and
-    the record to ``path`` with suffix ``.json``. Returns both paths."""
-    path = Path(path)
-    weights = {k: (v.half() if v.is_floating_point() else v) for k, v in result.model.state_dict().items()}
-    torch.save(weights, path)
-    record_path = path.with_suffix(".json")
-    record_path.write_text(json.dumps(result.record, indent=2) + "\n")
-    return path, record_path
+    """Write the weights (fp16) to ``path`` and the record to ``path`` with suffix ``.json``
+    (:func:`neuromask.models.checkpoint.save_checkpoint`). Returns both paths."""
+    return save_checkpoint(result.model, result.record, path)
 
 
 def load_trained(path: str | Path) -> TrainResult:
-    """Rebuild a model written by :func:`save_trained` (``path`` and its ``.json`` record), in eval mode."""
-    path = Path(path)
-    try:
-        record = json.loads(path.with_suffix(".json").read_text())
-        model = build(
-            record["arch"], len(record["class_names"]), in_channels=record.get("in_channels", 1), width=record["width"]
-        )
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
-    except (OSError, KeyError, RuntimeError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(f"cannot load trained model {path}: {exc}") from exc
-    return TrainResult(model.eval(), record)
+    """Rebuild a model written by :func:`save_trained`, in eval mode
+    (:func:`neuromask.models.checkpoint.load_checkpoint`)."""
+    return TrainResult(*load_checkpoint(path))
 
 
 def train_cifar10(

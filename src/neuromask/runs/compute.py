@@ -16,6 +16,7 @@ import torch
 from ..api import explain
 from ..errors import ImageLoadError, InputError, NeuromaskError
 from ..images import preprocess_image, to_original_size
+from ..outputs import explanation_record
 from ..types import LoadedModel
 from .items import WorkItem
 from .sources import decode_image
@@ -55,6 +56,8 @@ class Outcome:
 
     ``traceback`` is set when the failure was an unexpected exception (not a
     :class:`~neuromask.errors.NeuromaskError` about the input): a bug to show, not a bad image.
+    ``record``: for ``ok``, the per-image record (:func:`neuromask.outputs.explanation_record`),
+    the one ``neuromask explain`` writes; the other fields are read from it.
     """
 
     item: WorkItem
@@ -67,6 +70,7 @@ class Outcome:
     seconds: float | None = None
     attribution: np.ndarray | None = field(default=None, repr=False)
     traceback: str | None = field(default=None, repr=False)
+    record: dict[str, Any] | None = field(default=None, repr=False)
 
 
 def load_worker_model(spec: str, device: str = "cpu") -> LoadedModel:
@@ -110,24 +114,25 @@ def explain_batch(model: LoadedModel, batch: Batch) -> list[Outcome]:
     if not ready:
         return outcomes
     inputs = torch.stack([r[1] for r in ready])
-    target = [r[3] for r in ready] if batch.target == "class" else None
+    # In "class" mode every ready image has its class (an image without one failed above).
+    targets = [r[3] for r in ready if r[3] is not None] if batch.target == "class" else None
     try:
-        explanation = explain(model, inputs, target=target, method=batch.method, **batch.params)
+        explanation = explain(model, inputs, target=targets, method=batch.method, **batch.params)
     except Exception as exc:  # noqa: BLE001 - every image of the batch gets the reason
         return outcomes + [_failed(r[0].item, exc) for r in ready]
-    masked = explanation.extras.get("masked_probability")
     for i, (task, _, geometry, _) in enumerate(ready):
-        index = int(explanation.target[i])
+        record = explanation_record(explanation, i, image=task.item.image, model=model)
         outcomes.append(
             Outcome(
                 task.item,
                 "ok",
-                target=index,
-                label=model.label(index),
-                probability=float(explanation.probability[i]),
-                masked_probability=float(masked[i]) if isinstance(masked, torch.Tensor) else None,
+                target=record["target"],
+                label=record["label"],
+                probability=record["probability"],
+                masked_probability=record["masked_probability"],
                 seconds=explanation.seconds / len(ready),
                 attribution=to_original_size(explanation.attribution[i], geometry),
+                record=record,
             )
         )
     return outcomes

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -23,9 +22,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .._core import atomic_path, save_npy, write_text
-from ..api import method_info, resolve_options
+from ..api import resolve_options
 from ..errors import InputError
+from ..outputs import write_image_files
 from .compute import Batch, Outcome, Task, explain_batch, load_worker_model
 from .engine import run_in_process, run_on_ray
 from .items import WorkItem, described_options, options_hash
@@ -122,7 +121,7 @@ def explain_dataset(
     # Every image is preprocessed to the model's input size, so these are exactly the options
     # explain() runs with (and records): the workers get them whole, and the resume key hashes them.
     resolved = {m: resolve_options(m, options.get(m, {}), size=loaded.input_size, model=loaded) for m in methods}
-    samples = open_source(source, source_kind)
+    samples = open_source(Path(source), source_kind)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -159,7 +158,7 @@ def explain_dataset(
                     options_text = described[batch.method]
                     if outcome.status == "ok":
                         try:
-                            _write_outputs(out, maps, outcome, task, options_text, per_image)
+                            _write_outputs(out, maps, outcome, task, per_image)
                         except OSError as exc:
                             outcome = Outcome(outcome.item, "failed", error=f"could not write its outputs: {exc}")
                     manifest.append(_record(outcome, options_text, task.class_name))
@@ -255,9 +254,11 @@ def _record(outcome: Outcome, options: str, class_name: str | None) -> dict[str,
     }
 
 
-def _write_outputs(out: Path, maps: MapStore, outcome: Outcome, task: Task, options: str, per_image: bool) -> None:
+def _write_outputs(out: Path, maps: MapStore, outcome: Outcome, task: Task, per_image: bool) -> None:
     """The map into the Zarr store, and with ``--per-image`` its .npy/.png/.json, each atomically."""
     item = outcome.item
+    if outcome.attribution is None:
+        raise RuntimeError(f"an ok outcome of {item.image} [{item.method}] has no map")
     maps.write(
         item.map_name,
         outcome.attribution,
@@ -269,29 +270,14 @@ def _write_outputs(out: Path, maps: MapStore, outcome: Outcome, task: Task, opti
         },
     )
     if per_image:
-        _write_per_image(out / PER_IMAGE, outcome, task, options)
+        _write_per_image(out / PER_IMAGE, outcome, task)
 
 
-def _write_per_image(folder: Path, outcome: Outcome, task: Task, options: str) -> None:
-    """``<ID>.<method>.npy/.png/.json`` as ``neuromask explain`` writes them, under the image's own path."""
-    from ..viz.overlay import save_overlay
-
+def _write_per_image(folder: Path, outcome: Outcome, task: Task) -> None:
+    """``<ID>.<method>.npy/.png/.json`` under the image's own path: the files and the record
+    ``neuromask explain`` writes (:func:`neuromask.outputs.write_image_files`)."""
     item = outcome.item
-    stem = folder / f"{item.image}.{item.method}"
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    save_npy(stem.with_name(stem.name + ".npy"), outcome.attribution)
-    image = np.asarray(decode_image(task.data or b"", item.image).convert("RGB"))
-    is_mask = method_info(item.method).is_mask
-    with atomic_path(stem.with_name(stem.name + ".png")) as png:
-        save_overlay(
-            png,
-            image,
-            outcome.attribution,
-            title=f"{item.method}: {outcome.label} (p={outcome.probability:.2f})",
-            vmin=0.0 if is_mask else None,
-            vmax=1.0 if is_mask else None,
-        )
-    record = {
-        k: v for k, v in _record(outcome, options, task.class_name).items() if k not in ("key", "map", "traceback")
-    }
-    write_text(stem.with_name(stem.name + ".json"), json.dumps(record, indent=2) + "\n")
+    picture = np.asarray(decode_image(task.data or b"", item.image).convert("RGB"))
+    if outcome.attribution is None or outcome.record is None:
+        raise RuntimeError(f"an ok outcome of {item.image} [{item.method}] lacks its map or record")
+    write_image_files(folder, f"{item.image}.{item.method}", picture, outcome.attribution, outcome.record)

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .._core import atomic_path
 from ..errors import InputError
 
 MAPS = "maps.zarr"
@@ -118,7 +119,7 @@ def read_map(root: Path, name: str) -> np.ndarray:
     """The map stored as array ``name`` of the group ``root`` (``DIR/maps.zarr``)."""
     import zarr
 
-    return zarr.open_array(store=str(root / name), mode="r")[...]
+    return np.asarray(zarr.open_array(store=str(root / name), mode="r")[...])
 
 
 def write_table(out: Path, records: Iterable[dict[str, Any]]) -> Path:
@@ -126,14 +127,8 @@ def write_table(out: Path, records: Iterable[dict[str, Any]]) -> Path:
     rows = [{field.name: record.get(field.name) for field in SCHEMA} for record in records]
     table = pa.Table.from_pylist(rows, schema=SCHEMA)
     path = out / RESULTS
-    tmp = out / f".{RESULTS}.{uuid.uuid4().hex}.tmp"
-    try:
+    with atomic_path(path, durable=True) as tmp:
         pq.write_table(table, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -156,7 +151,7 @@ class RunResults:
 
     def rows(self) -> list[dict[str, Any]]:
         """The rows as dicts, ``options`` decoded from JSON."""
-        rows = self.table.to_pylist()
+        rows: list[dict[str, Any]] = self.table.to_pylist()
         for row in rows:
             row["options"] = json.loads(row["options"])
         return rows

@@ -5,10 +5,11 @@
     from neuromask.studies import run_bnn_study
     summary = run_bnn_study("out/bnn", quick=True)   # also: neuromask study bnn --quick --out DIR
 
-Its two configurations are ``neuromask.studies.bnn.QUICK`` and ``neuromask.studies.bnn.FULL``
+Its two configurations are ``neuromask.studies.config.QUICK`` and ``neuromask.studies.config.FULL``
 (:class:`StudyConfig`); pass your own with ``config=``.
 """
 
-from .bnn import StudyConfig, run_bnn_study
+from .bnn import run_bnn_study
+from .config import StudyConfig
 
 __all__ = ["StudyConfig", "run_bnn_study"]

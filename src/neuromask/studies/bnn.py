@@ -37,6 +37,7 @@ from torch import nn
 
 import neuromask
 
+from .._core import write_bytes, write_text
 from ..datasets import generate
 from ..errors import InputError, UnsupportedModelError
 from ..metrics.complexity import total_variation
@@ -46,90 +47,23 @@ from ..metrics.sanity import randomisation_correlation
 from ..models.binary import BACKWARD_RULES, backward_rule, padding_value
 from ..models.train import TEST_START
 from . import stats
-from .models import Recipe, SeedModel, seed_model
+from .config import ARCHS, FULL, QUICK, StudyConfig
+from .findings import build_findings
+from .models import SeedModel, seed_model
 from .probes import forward_smoothgrad, gradcam_centred, window_occupancy
+from .report import write_report
 
-ARCHS = ("cnn", "bnn")
-# The methods the paper compared (registered names); the study adds every other method.
-PAPER_METHODS = ("saliency", "smoothgrad", "gradcam")
 # Kinds of map that never call the model's backward pass: they must not depend on the
 # sign's backward rule at all (read from the registry through method_info(m).kind).
 FORWARD_ONLY_KINDS = ("perturbation",)
 # The held-out images: a generator seed no training run uses, from sample 10^9 on.
 IMAGES_SEED = 20_211_001
-# One training recipe per dataset for every seed of both runs (so the quick run reuses the
-# full run's seeds 0-2 from the cache). Smaller than the shipped models' recipes
-# (docs/datasets.md): 30 models at those sizes took over 2 hours of one shared core.
-RECIPES = {
-    "triangles_squares": Recipe(3000, 5),
-    "counting": Recipe(5000, 8),
-    "shapes_on_texture": Recipe(3000, 5),
-}
 # Deletion / insertion curves in this many steps (the metrics' default is finer; 25 points
 # per curve keep the cost of 10 models x 10 methods down and still resolve the AUC).
 FAITHFULNESS_STEPS = 25
 # Kinds whose explanation is an optimisation of hundreds of steps: left out of the
 # estimator swap (4 backward rules x every seed) to keep the run's cost down.
 OPTIMISING_KINDS = ("mask",)
-
-
-@dataclass(frozen=True)
-class StudyConfig:
-    """What one run covers.
-
-    Attributes:
-        name: ``quick`` or ``full``.
-        datasets: registered dataset names.
-        seeds: models per architecture and dataset (seeds 0 .. seeds - 1).
-        images: held-out images per dataset.
-        methods: method names; empty = every available method except the ``baseline``
-            kind (they ignore the model, so their FP-vs-BNN similarity is trivially 1).
-        recipes: how each dataset's models are trained.
-        smoothgrad_noise: SmoothGrad noise levels (fraction of the image's range).
-        smoothgrad_samples: SmoothGrad sample counts for the convergence curve.
-        occupancy_noise: noise levels at which the estimator window's occupancy is read.
-        forward_samples: antithetic pairs of the forward-only SmoothGrad.
-        sanity_methods: methods checked by model randomisation; empty = all.
-        resamples: bootstrap resamples.
-    """
-
-    name: str
-    datasets: tuple[str, ...]
-    seeds: int
-    images: int
-    methods: tuple[str, ...]
-    recipes: dict[str, Recipe]
-    smoothgrad_noise: tuple[float, ...] = (0.05, 0.15, 0.3)
-    smoothgrad_samples: tuple[int, ...] = (5, 10, 25, 50, 100)
-    occupancy_noise: tuple[float, ...] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
-    forward_samples: int = 1000
-    sanity_methods: tuple[str, ...] = ()
-    resamples: int = stats.BOOTSTRAP
-
-
-QUICK = StudyConfig(
-    name="quick",
-    datasets=tuple(RECIPES),
-    seeds=3,
-    images=6,
-    methods=PAPER_METHODS + ("neuromask", "integrated_gradients", "occlusion", "rise", "lime"),
-    recipes=RECIPES,
-    smoothgrad_samples=(5, 20, 50),
-    forward_samples=500,
-    sanity_methods=PAPER_METHODS + ("neuromask",),
-)
-# Every method of the library but the baselines (methods=()): the perturbation methods too.
-FULL = StudyConfig(
-    name="full",
-    datasets=tuple(RECIPES),
-    seeds=5,
-    images=8,
-    recipes=RECIPES,
-    methods=(),
-    smoothgrad_samples=(5, 10, 25, 50),
-    forward_samples=1000,
-    sanity_methods=PAPER_METHODS + ("neuromask", "integrated_gradients", "occlusion"),
-)
 
 
 def study_methods(config: StudyConfig) -> list[str]:
@@ -472,14 +406,15 @@ def study_dataset(name: str, config: StudyConfig, cache: Path, log: Callable[[st
         "recipe": asdict(config.recipes[name]),
         "accuracy": {arch: [sm.record["accuracy"] for sm in d.models[arch]] for arch in ARCHS},
     }
-    for part, fn in (
+    parts: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
         ("main", lambda: _main_maps(d, methods, config, log)),
         ("smoothgrad", lambda: _smoothgrad_grid(d, config)),
         ("forward_smoothgrad", lambda: _forward_smoothgrad(d, config)),
         ("occupancy", lambda: _occupancy(d, config)),
         ("estimator_swap", lambda: _estimator_swap(d, methods, config)),
         ("gradcam_layers", lambda: _gradcam_layers(d, config)),
-    ):
+    )
+    for part, fn in parts:
         part_started = time.perf_counter()
         result[part] = fn()
         log(f"  {name} {part}: {time.perf_counter() - part_started:.1f} s")
@@ -522,9 +457,6 @@ def run_bnn_study(
         What ``findings.json`` holds: ``{"findings": [the paper's three], "neuromask": ...}``
         (see :func:`neuromask.studies.findings.build_findings`).
     """
-    from .findings import build_findings
-    from .report import write_report
-
     config = config or (QUICK if quick else FULL)
     if datasets:
         unknown = [n for n in datasets if n not in config.recipes]
@@ -546,8 +478,7 @@ def run_bnn_study(
         log(f"{name}:")
         results.append(study_dataset(name, config, cache, log))
         done.parent.mkdir(parents=True, exist_ok=True)
-        with done.open("wb") as fh:
-            pickle.dump(results[-1], fh)
+        write_bytes(done, pickle.dumps(results[-1]))
     summary = build_findings(results, config)
     meta = {
         "config": asdict(config),
@@ -562,8 +493,8 @@ def run_bnn_study(
             "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
         },
     }
-    (out / "results.json").write_text(json.dumps(_strip({"meta": meta, "datasets": results}), indent=1) + "\n")
-    (out / "findings.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_text(out / "results.json", json.dumps(_strip({"meta": meta, "datasets": results}), indent=1) + "\n")
+    write_text(out / "findings.json", json.dumps(summary, indent=2) + "\n")
     write_report(out, meta, results, summary)
     log(f"wrote {out}/report.md, report.html, findings.json and results.json in {meta['seconds']:.0f} s")
     return summary

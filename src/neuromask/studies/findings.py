@@ -28,12 +28,16 @@ Where an interval cannot be computed (a run with one seed) the verdict is ``unde
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from . import stats
-from .bnn import StudyConfig
+from .config import StudyConfig
+
+# Reads one dataset's part out of its results.
+Getter = Callable[..., Any]
 
 VERDICTS = ("reproduced", "not reproduced", "reproduced only as stated")
 
@@ -42,7 +46,7 @@ def _finite(ci: list[float]) -> bool:
     return all(np.isfinite(ci))
 
 
-def _band_summary(results: list[dict[str, Any]], get) -> dict[str, Any]:  # noqa: ANN001 - a getter
+def _band_summary(results: list[dict[str, Any]], get: Getter) -> dict[str, Any]:
     """Pool the bands (``fp_fp``, ``bnn_bnn``, ``fp_bnn``, ``gap``) of every dataset."""
     parts = [get(r) for r in results]
     return {k: stats.pooled([p[k] for p in parts]) for k in ("fp_fp", "bnn_bnn", "fp_bnn", "gap")}
@@ -52,12 +56,12 @@ def _public_bands(bands: dict[str, Any]) -> dict[str, Any]:
     return {k: stats.public(v) for k, v in bands.items()}
 
 
-def _per_dataset(results: list[dict[str, Any]], get) -> dict[str, Any]:  # noqa: ANN001 - a getter
+def _per_dataset(results: list[dict[str, Any]], get: Getter) -> dict[str, Any]:
     return {r["dataset"]: _public_bands(get(r)) for r in results}
 
 
 def finding_gradient(results: list[dict[str, Any]]) -> dict[str, Any]:
-    def get(r: dict[str, Any]) -> dict[str, Any]:
+    def get(r: dict[str, Any]) -> Any:
         return r["main"]["similarity"]["saliency"]["spearman"]
 
     bands = _band_summary(results, get)
@@ -84,7 +88,7 @@ def finding_gradient(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _tv(r: dict[str, Any], arch: str, method: str) -> np.ndarray:
-    return r["main"]["_raw"][arch][method]["total_variation"]
+    return np.asarray(r["main"]["_raw"][arch][method]["total_variation"])
 
 
 def _per_image_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -160,7 +164,7 @@ def finding_smoothgrad(results: list[dict[str, Any]], config: StudyConfig) -> di
 def finding_gradcam(results: list[dict[str, Any]]) -> dict[str, Any]:
     layers = results[0]["gradcam_layers"]["layers"]
 
-    def at(depth: int):  # noqa: ANN202 - a getter
+    def at(depth: int) -> Getter:
         return lambda r: r["gradcam_layers"]["similarity"]["plain"][str(depth)]
 
     per_layer = {str(k): _band_summary(results, at(k)) for k in range(1, layers + 1)}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -33,7 +34,7 @@ class SeedModel:
     arch: str
     seed: int
     model: nn.Module
-    record: dict
+    record: dict[str, Any]
 
 
 def cache_path(cache: Path, dataset: str, arch: str, seed: int, recipe: Recipe) -> Path:

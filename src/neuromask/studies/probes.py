@@ -13,6 +13,8 @@ Every probe takes ``model`` (inputs (N, C, H, W) -> logits (N, L)), ``inputs``
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -121,7 +123,7 @@ def following_batch_norm(model: nn.Module, layer: str) -> nn.BatchNorm2d:
         raise InputError(f"the model has no submodule named {layer!r}")
     for name in names[names.index(layer) + 1 :]:
         if isinstance(modules[name], nn.BatchNorm2d):
-            return modules[name]  # type: ignore[return-value]
+            return cast(nn.BatchNorm2d, modules[name])
     raise UnsupportedModelError(f"no BatchNorm2d follows layer {layer!r}")
 
 
@@ -140,7 +142,12 @@ def gradcam_centred(
     modules = dict(model.named_modules())
     if layer not in modules:
         raise InputError(f"the model has no submodule named {layer!r}")
-    mu = following_batch_norm(model, layer).running_mean.detach() if centre else None
+    mu = None
+    if centre:
+        running_mean = following_batch_norm(model, layer).running_mean
+        if running_mean is None:
+            raise UnsupportedModelError(f"the batch norm after layer {layer!r} keeps no running mean to remove")
+        mu = running_mean.detach()
     store: dict[str, torch.Tensor] = {}
 
     def hook(module: nn.Module, args: object, output: torch.Tensor) -> None:

@@ -7,13 +7,14 @@ the pooled (mean over datasets) summaries of estimates already bootstrapped.
 
 from __future__ import annotations
 
-import html
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..outputs import Page
 from ..viz.grid import comparison_grid
 from ..viz.intervals import curve_chart, interval_chart
 from . import stats
@@ -45,76 +46,7 @@ def _triple(e: dict[str, Any]) -> tuple[float, float, float]:
     return float(e["value"]), float(e["ci95"][0]), float(e["ci95"][1])
 
 
-class _Doc:
-    """Blocks rendered both to Markdown and to HTML."""
-
-    def __init__(self) -> None:
-        self.blocks: list[tuple[str, Any]] = []
-
-    def h(self, level: int, text: str) -> None:
-        self.blocks.append(("h", (level, text)))
-
-    def p(self, text: str) -> None:
-        self.blocks.append(("p", text))
-
-    def items(self, items: list[str]) -> None:
-        self.blocks.append(("ul", items))
-
-    def table(self, header: list[str], rows: list[list[str]]) -> None:
-        self.blocks.append(("table", (header, rows)))
-
-    def img(self, name: str, alt: str) -> None:
-        self.blocks.append(("img", (name, alt)))
-
-    def markdown(self) -> str:
-        out = []
-        for kind, body in self.blocks:
-            if kind == "h":
-                out.append("#" * body[0] + " " + body[1])
-            elif kind == "p":
-                out.append(body)
-            elif kind == "ul":
-                out.append("\n".join(f"- {i}" for i in body))
-            elif kind == "table":
-                header, rows = body
-                lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-                lines += ["| " + " | ".join(r) + " |" for r in rows]
-                out.append("\n".join(lines))
-            else:
-                out.append(f"![{body[1]}]({body[0]})")
-        return "\n\n".join(out) + "\n"
-
-    def html(self, title: str) -> str:
-        e = html.escape
-        parts = [
-            "<!doctype html><html><head><meta charset='utf-8'>",
-            f"<title>{e(title)}</title><style>body{{font-family:sans-serif;max-width:1200px;margin:auto}}"
-            "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px}"
-            "img{max-width:100%}</style></head><body>",
-        ]
-        for kind, body in self.blocks:
-            if kind == "h":
-                parts.append(f"<h{body[0]}>{e(body[1])}</h{body[0]}>")
-            elif kind == "p":
-                parts.append(f"<p>{e(body)}</p>")
-            elif kind == "ul":
-                parts.append("<ul>" + "".join(f"<li>{e(i)}</li>" for i in body) + "</ul>")
-            elif kind == "table":
-                header, rows = body
-                parts.append(
-                    "<table><tr>"
-                    + "".join(f"<th>{e(c)}</th>" for c in header)
-                    + "</tr>"
-                    + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
-                    + "</table>"
-                )
-            else:
-                parts.append(f"<img src='{e(body[0])}' alt='{e(body[1])}'>")
-        parts.append("</body></html>")
-        return "\n".join(parts) + "\n"
-
-
-def _pool(results: list[dict[str, Any]], get) -> dict[str, Any]:  # noqa: ANN001 - a getter
+def _pool(results: list[dict[str, Any]], get: Callable[..., Any]) -> dict[str, Any]:
     parts = [get(r) for r in results]
     parts = [p for p in parts if p is not None]
     return stats.public(stats.pooled(parts)) if parts else {"value": float("nan"), "ci95": [float("nan")] * 2}
@@ -155,11 +87,10 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
     ``summary`` is what findings.json holds (the three findings and NeuroMask's standing)."""
     findings = summary["findings"] + ([summary["neuromask"]] if summary.get("neuromask") else [])
     out = Path(out)
-    doc = _Doc()
     config = meta["config"]
     methods = meta["methods"]
-    doc.h(1, "Do explanations survive binarization? (BNN vs full precision)")
-    doc.p(
+    doc = Page("Do explanations survive binarization? (BNN vs full precision)")
+    doc.paragraph(
         f"Run `{config['name']}`: datasets {', '.join(config['datasets'])}; {config['seeds']} seeds per "
         f"architecture; {config['images']} held-out images per dataset; methods {', '.join(methods)}. "
         f"torch {meta['machine']['torch']}, {meta['machine']['threads']} torch thread(s)."
@@ -174,13 +105,13 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
             for r in results
         ]
     )
-    doc.p(
+    doc.paragraph(
         "Every FP-vs-BNN similarity is read against the similarity of two FP models (FP-FP) and of two BNNs "
         "(BNN-BNN) trained with different seeds; 'gap' is FP-BNN minus FP-FP. Intervals are 95 % "
         "hierarchical-bootstrap intervals (seeds, then images; pooled over datasets as the mean of the "
         "datasets' replicates). Targets are the true labels."
     )
-    doc.h(2, "Findings")
+    doc.heading(2, "Findings")
     rows = []
     for f in findings:
         band = f.get("band", {})
@@ -198,7 +129,7 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
     doc.table(["#", "finding", "statistic", "value [95 % CI]", "cross-seed band", "verdict"], rows)
     doc.items([_conclusion(f) for f in findings])
 
-    doc.h(2, "Models")
+    doc.heading(2, "Models")
     doc.table(
         ["dataset", "recipe", "FP test accuracy (per seed)", "BNN test accuracy (per seed)"],
         [
@@ -212,7 +143,7 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
         ],
     )
 
-    doc.h(2, "The maps (seed 0 of each architecture)")
+    doc.heading(2, "The maps (seed 0 of each architecture)")
     for r in results:
         maps = r["_maps"]
         shown = min(3, len(maps["images"]))
@@ -224,9 +155,9 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
                 rows_maps.append({m: (maps[f"{arch}/{m}"][i] if f"{arch}/{m}" in maps else None) for m in methods})
         name = f"grid_{r['dataset']}.png"
         comparison_grid(out / name, images, labels, methods, rows_maps, cell=1.3)
-        doc.img(name, f"maps on {r['dataset']}")
+        doc.image(name, f"maps on {r['dataset']}")
 
-    doc.h(2, "Similarity FP vs BNN against the cross-seed bands (pooled over datasets)")
+    doc.heading(2, "Similarity FP vs BNN against the cross-seed bands (pooled over datasets)")
     sim_methods = [m for m in methods if all(m in r["main"]["similarity"] for r in results)]
     rows = []
     for m in sim_methods:
@@ -247,17 +178,17 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
     interval_chart(
         chart, out / "similarity_bands.png", title="Spearman between maps (pooled over datasets)", ylabel="Spearman"
     )
-    doc.img("similarity_bands.png", "similarity bands")
+    doc.image("similarity_bands.png", "similarity bands")
     for r in results:
         rows = [
             [m] + [fmt(r["main"]["similarity"][m]["spearman"][b]) for b in ("fp_fp", "bnn_bnn", "fp_bnn", "gap")]
             for m in sim_methods
         ]
-        doc.p(f"Spearman on {r['dataset']}:")
+        doc.paragraph(f"Spearman on {r['dataset']}:")
         doc.table(["method", "FP-FP", "BNN-BNN", "FP-BNN", "gap"], rows)
 
-    doc.h(2, "Noise, localisation, faithfulness, sanity (pooled over datasets)")
-    doc.p(
+    doc.heading(2, "Noise, localisation, faithfulness, sanity (pooled over datasets)")
+    doc.paragraph(
         "total_variation and high_frequency (share of spectral power above 0.25 cycles/px): lower = smoother; "
         "all_zero: share of maps that are zero everywhere; energy_pointing and auroc against the evidence masks; "
         "deletion (lower is better) and insertion (higher is better) AUC; randomisation: rank correlation with "
@@ -277,9 +208,9 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
         {(arch, m, msg) for r in results for arch, errs in r["main"]["errors"].items() for m, msg in errs.items()}
     )
     if refused:
-        doc.p("Refused (no map): " + "; ".join(f"{m} on {ARCH_NAMES[a]}: {msg}" for a, m, msg in refused))
+        doc.paragraph("Refused (no map): " + "; ".join(f"{m} on {ARCH_NAMES[a]}: {msg}" for a, m, msg in refused))
 
-    doc.h(2, "SmoothGrad: noise level and sample count")
+    doc.heading(2, "SmoothGrad: noise level and sample count")
     levels = list(results[0]["smoothgrad"]["noise"])
     rows = []
     for lv in levels:
@@ -309,7 +240,9 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
         ylabel="Spearman (seed 0 vs seed 1)",
         logx=True,
     )
-    doc.p("Convergence: Spearman between two SmoothGrad estimates drawn with different noise seeds, per sample count.")
+    doc.paragraph(
+        "Convergence: Spearman between two SmoothGrad estimates drawn with different noise seeds, per sample count."
+    )
     doc.table(
         ["samples"] + [ARCH_NAMES[a] for a in ("cnn", "bnn")],
         [
@@ -318,13 +251,13 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
             for n in counts
         ],
     )
-    doc.img("smoothgrad_convergence.png", "SmoothGrad convergence")
+    doc.image("smoothgrad_convergence.png", "SmoothGrad convergence")
 
-    doc.h(2, "Why: the sign's backward rule swapped at explanation time (BNNs)")
+    doc.heading(2, "Why: the sign's backward rule swapped at explanation time (BNNs)")
     swap = results[0]["estimator_swap"]
     rules = swap["rules"]
     logits_same = all(r["estimator_swap"]["logits_identical"] for r in results)
-    doc.p(
+    doc.paragraph(
         f"The logits are identical under every rule: {logits_same}. Forward-only methods (kind "
         "'perturbation' in the registry) must come out bit-identical (checked on seed 0); the others move. "
         "ρ to hardtanh: Spearman between the map under the rule and under the training rule (hardtanh); "
@@ -361,8 +294,8 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
         rows,
     )
 
-    doc.h(2, "Why: forward-only SmoothGrad (no estimator) against the estimator-based one")
-    doc.p(
+    doc.heading(2, "Why: forward-only SmoothGrad (no estimator) against the estimator-based one")
+    doc.paragraph(
         "agreement: Spearman(SmoothGrad with 100 samples, forward-only estimate of the smoothed gradient); "
         "self: Spearman of two forward-only estimates with different seeds (its own noise floor)."
     )
@@ -378,7 +311,7 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
         ],
     )
 
-    doc.h(2, "Why: the estimator window's occupancy (share of pre-sign activations with |a| <= 1)")
+    doc.heading(2, "Why: the estimator window's occupancy (share of pre-sign activations with |a| <= 1)")
     occ_levels = list(results[0]["occupancy"])
     n_layers = len(results[0]["occupancy"][occ_levels[0]])
     doc.table(
@@ -401,11 +334,11 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
         xlabel="noise level (fraction of the image range)",
         ylabel="share",
     )
-    doc.img("window_occupancy.png", "window occupancy")
+    doc.image("window_occupancy.png", "window occupancy")
 
-    doc.h(2, "Why: Grad-CAM at every convolution, with the batch-norm mean removed, with -1 padding")
+    doc.heading(2, "Why: Grad-CAM at every convolution, with the batch-norm mean removed, with -1 padding")
     gl = results[0]["gradcam_layers"]
-    doc.p(
+    doc.paragraph(
         "all_zero: share of all-zero maps; energy_pointing against the evidence; border: share of the map's mass "
         "within 2 px of the border; FP-BNN and gap: Spearman against the cross-seed bands (the padded BNN is "
         "compared with the plain FP). BNN accuracy on the study's images with -1 padding: "
@@ -434,13 +367,10 @@ def write_report(out: Path, meta: dict[str, Any], results: list[dict[str, Any]],
             rows.append([key, ARCH_NAMES[arch], kind] + [fmt(c) for c in cells] + sim)
     doc.table(["layer", "net", "variant", "all_zero", "energy_pointing", "border", "FP-BNN ρ", "gap"], rows)
 
-    doc.h(2, "Findings as data")
-    doc.p(
+    doc.heading(2, "Findings as data")
+    doc.paragraph(
         "findings.json holds each of the three findings' statistic, value, ci95, band and verdict, and "
         "NeuroMask's standing; results.json every number above."
     )
 
-    md, page = out / "report.md", out / "report.html"
-    md.write_text(doc.markdown(), encoding="utf-8")
-    page.write_text(doc.html("neuromask: BNN vs full-precision explanations"), encoding="utf-8")
-    return [md, page]
+    return doc.write(out / "report.md", out / "report.html")

@@ -7,6 +7,7 @@ per-(seed, image) or per-(seed pair, image) values into a mean with a 95 % inter
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -99,13 +100,13 @@ def pair_matrix(
     return out
 
 
-def _estimate(value: float, samples: np.ndarray) -> dict[str, object]:
+def _estimate(value: float, samples: np.ndarray) -> dict[str, Any]:
     """An estimate: its value, its 95 % interval, and (under ``_samples``, dropped by
     :func:`public`) the bootstrap replicates that :func:`pooled` averages."""
     return {"value": value, "ci95": _interval(samples), "_samples": samples}
 
 
-def public(estimate: dict[str, object]) -> dict[str, object]:
+def public(estimate: dict[str, Any]) -> dict[str, Any]:
     """The estimate without its bootstrap replicates (what the report and JSON keep)."""
     return {k: v for k, v in estimate.items() if not k.startswith("_")}
 
@@ -133,7 +134,7 @@ def _pair_mean(matrix: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) 
 
 def bootstrap_pairs(
     ff: np.ndarray, bb: np.ndarray, fb: np.ndarray, *, resamples: int = BOOTSTRAP, seed: int = 0
-) -> dict[str, dict[str, object]]:
+) -> dict[str, dict[str, Any]]:
     """Hierarchical bootstrap of the three similarity bands of one dataset and method.
 
     Args:
@@ -163,7 +164,7 @@ def bootstrap_pairs(
     return {k: _estimate(values[k], samples[:, i]) for i, k in enumerate(values)}
 
 
-def bootstrap_mean(values: np.ndarray, *, resamples: int = BOOTSTRAP, seed: int = 0) -> dict[str, object]:
+def bootstrap_mean(values: np.ndarray, *, resamples: int = BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
     """Mean of per-(seed, image) values (S, N) with its hierarchical bootstrap interval
     (seeds with replacement, then images with replacement); NaN values are left out."""
     rng = np.random.default_rng(seed)
@@ -174,9 +175,7 @@ def bootstrap_mean(values: np.ndarray, *, resamples: int = BOOTSTRAP, seed: int 
     return _estimate(_nanmean(values), samples)
 
 
-def bootstrap_ratio(
-    num: np.ndarray, den: np.ndarray, *, resamples: int = BOOTSTRAP, seed: int = 0
-) -> dict[str, object]:
+def bootstrap_ratio(num: np.ndarray, den: np.ndarray, *, resamples: int = BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
     """Ratio of the means of num (S_n, N) and den (S_d, N) over the same N images, with
     its hierarchical bootstrap interval (seeds of each side drawn independently, one
     image draw for both)."""
@@ -191,8 +190,8 @@ def bootstrap_ratio(
     return _estimate(_nanmean(num) / _nanmean(den), samples)
 
 
-def pooled(parts: list[dict[str, object]]) -> dict[str, object]:
+def pooled(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """The mean of several datasets' estimates. The datasets' models and images are
     drawn independently, so the pooled replicates are the means of their replicates."""
-    value = float(np.mean([float(p["value"]) for p in parts]))  # type: ignore[arg-type]
-    return _estimate(value, np.mean(np.stack([p["_samples"] for p in parts]), axis=0))  # type: ignore[misc]
+    value = float(np.mean([float(p["value"]) for p in parts]))
+    return _estimate(value, np.mean(np.stack([p["_samples"] for p in parts]), axis=0))

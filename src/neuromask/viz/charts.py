@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ._figure import new_figure
+from ._figure import new_figure, save_figure
 
 HIGHLIGHT = "#d62728"
 OTHER = "#1f77b4"
@@ -47,7 +47,7 @@ def bar_chart(
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     return path
 
 
@@ -74,5 +74,5 @@ def quality_vs_seconds(
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     return path

@@ -8,16 +8,24 @@ from typing import Any
 
 import numpy as np
 
-from ..datasets import generate
-from ._figure import new_figure
+from ..datasets import DATASETS, generate
+from ._figure import new_figure, save_figure
 
-# What docs/datasets.png shows: (title, dataset name, options).
-DEFAULT_ROWS: tuple[tuple[str, str, dict[str, Any]], ...] = (
-    ("triangles_squares (oriented)", "triangles_squares", {"variant": "oriented"}),
-    ("triangles_squares (scaled)", "triangles_squares", {"variant": "scaled"}),
-    ("counting", "counting", {}),
-    ("shapes_on_texture", "shapes_on_texture", {}),
-)
+
+def dataset_rows() -> tuple[tuple[str, str, dict[str, Any]], ...]:
+    """What docs/datasets.png shows, read from the registry: (title, dataset name, options),
+    one row per registered dataset, or per variant of a dataset that registers variants."""
+    rows: list[tuple[str, str, dict[str, Any]]] = []
+    for entry in DATASETS:
+        variants = entry.meta.get("variants")
+        if variants:
+            rows += [(f"{entry.name} ({v})", entry.name, {"variant": v}) for v in variants]
+        else:
+            rows.append((entry.name, entry.name, {}))
+    return tuple(rows)
+
+
+DEFAULT_ROWS = dataset_rows()
 
 
 def save_dataset_grid(
@@ -56,5 +64,5 @@ def save_dataset_grid(
         axes[2 * r, 0].set_ylabel(title, fontsize=8)
         axes[2 * r + 1, 0].set_ylabel("evidence", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     return path

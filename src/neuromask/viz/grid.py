@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._figure import new_figure
+from ._figure import new_figure, save_figure
 from .overlay import _as_rgb
 
 
@@ -83,5 +83,5 @@ def comparison_grid(
         ax.axis("off")
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     return path

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._figure import new_figure
+from ._figure import new_figure, save_figure
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:
@@ -18,7 +18,7 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
         img = img[..., None]
     if img.shape[-1] == 1:
         img = np.repeat(img, 3, axis=-1)
-    return np.clip(img, 0.0, 1.0)
+    return np.asarray(np.clip(img, 0.0, 1.0))
 
 
 def save_overlay(
@@ -52,7 +52,7 @@ def save_overlay(
     for ax in axes:
         ax.axis("off")
     path = Path(path)
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     return path
 
 
@@ -85,5 +85,5 @@ def save_evolution(
             axes[row, col].axis("off")
     axes[0, 0].set_ylabel("mask")
     path = Path(path)
-    fig.savefig(path, dpi=90)
+    save_figure(fig, path, dpi=90)
     return path
