@@ -151,7 +151,7 @@ def explain(
         MissingDependencyError (an ImportError) when the method's extra is not installed.
     """
     entry = METHODS.entry(method)
-    method_info(method).require()
+    info = method_info(method).require()
     loaded = model if isinstance(model, LoadedModel) else None
     module = loaded.module if loaded is not None else model
     if not isinstance(module, nn.Module):
@@ -189,4 +189,5 @@ def explain(
         extras={k: (v.detach().cpu() if isinstance(v, torch.Tensor) else v) for k, v in extras.items()},
         images=display_images(inputs, loaded),
         labels=target_labels(tgt, loaded),
+        kind=info.kind,
     )

@@ -58,6 +58,8 @@ class Explanation:
             not recorded.
         labels: the target's class name per image (N), when the model was a
             :class:`LoadedModel` with labels; else ``None``.
+        kind: the kind of map, the method's registered kind (``"mask"``: in [0, 1], one
+            scale for every image and method; ``"gradient"``, ``"cam"``, ...), or ``None``.
 
     In a Jupyter notebook an explanation shows itself (``_repr_html_``): each image with
     the map over it, the target's label and probability, and the method
@@ -73,6 +75,7 @@ class Explanation:
     extras: dict[str, Any] = field(default_factory=dict)
     images: torch.Tensor | None = field(default=None, repr=False)
     labels: list[str] | None = None
+    kind: str | None = None
 
     def __len__(self) -> int:
         return int(self.attribution.shape[0])
@@ -94,6 +97,7 @@ class Explanation:
             extras,
             images=None if self.images is None else self.images[sl],
             labels=None if self.labels is None else self.labels[sl],
+            kind=self.kind,
         )
 
     def _repr_html_(self) -> str:

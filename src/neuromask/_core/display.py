@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
-from ..types import LoadedModel
+if TYPE_CHECKING:  # types shows an Explanation through viz, which writes files through _core
+    from ..types import LoadedModel
 
 
 def display_images(inputs: torch.Tensor, model: LoadedModel | None) -> torch.Tensor:

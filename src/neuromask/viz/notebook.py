@@ -6,26 +6,20 @@ from __future__ import annotations
 import base64
 import html
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..api import method_info
-from ..errors import UnknownNameError
-from ..types import Explanation
 from ._figure import new_figure
 from .grid import normalise_for_display
 from .overlay import _as_rgb
 
+if TYPE_CHECKING:  # Explanation calls this module to show itself: no import cycle at run time
+    from ..types import Explanation
+
 MAX_IMAGES = 8
 """Images drawn at most; a larger batch lists the rest in the table only."""
-
-
-def _is_mask(method: str) -> bool:
-    try:
-        return method_info(method).is_mask
-    except UnknownNameError:  # an Explanation made by hand, for a method not registered here
-        return False
 
 
 def _target_text(explanation: Explanation, i: int) -> str:
@@ -43,7 +37,7 @@ def explanation_figure(explanation: Explanation, *, max_images: int = MAX_IMAGES
     1st to its 99th percentile (:func:`~neuromask.viz.grid.normalise_for_display`).
     Without ``explanation.images``, the map alone.
     """
-    mask = _is_mask(explanation.method)
+    mask = explanation.kind == "mask"
     rows = min(len(explanation), max_images)
     cols = 1 if explanation.images is None else 2
     fig = new_figure(figsize=(3.2 * cols + 0.6, 3.0 * rows), constrained_layout=True)
