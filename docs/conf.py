@@ -32,11 +32,18 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx_gallery.gen_gallery",
-    # Only to include the repository's Markdown pages (docs/architecture.md, CONTRIBUTING.md)
-    # into guide pages (`.. include:: ... :parser: myst_parser.sphinx_`). myst-nb sets
-    # myst_parser up itself: with myst_nb in this list, drop this entry.
-    "myst_parser",
+    # Executes and renders docs/notebooks/; it also sets myst_parser up, with which guide pages
+    # include the repository's Markdown pages (`.. include:: ... :parser: myst_parser.sphinx_`).
+    "myst_nb",
 ]
+
+# Notebooks (docs/notebooks/*.ipynb) are committed without outputs and executed by myst-nb at
+# every build, in a Jupyter kernel of this Python; a cell that fails fails the build. The
+# .ipynb downloads that sphinx-gallery writes beside its examples are not pages.
+nb_execution_mode = "force"
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_execution_timeout = 600
 
 # The API reference is generated from the package's public names at every build.
 apigen.write(HERE / "api")
@@ -65,7 +72,7 @@ html_title = f"neuromask {release}"
 html_static_path = ["_static"]
 # Markdown files are not pages of their own (the README-style pages of the repository); the
 # guide includes the two it shows.
-exclude_patterns = ["_build", "examples", "**.md"]
+exclude_patterns = ["_build", "examples", "**.md", "auto_examples/*.ipynb", "**/.ipynb_checkpoints"]
 
 
 def _indent(line: str) -> int:

@@ -15,7 +15,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._core import check_channels, check_inputs, forward_logits, frozen, model_device, resolve_target
+from ._core import (
+    check_channels,
+    check_inputs,
+    display_images,
+    forward_logits,
+    frozen,
+    model_device,
+    resolve_target,
+    target_labels,
+)
 from .errors import InputError, UnknownNameError
 from .explainers import METHODS, MODEL_PARAMS, MethodInfo, method_info, option_defaults, ordered, scale_pixel_options
 from .types import Explanation, LoadedModel, MethodOutput, Normalisation, TargetLike
@@ -143,7 +152,7 @@ def explain(
         MissingDependencyError (an ImportError) when the method's extra is not installed.
     """
     entry = METHODS.entry(method)
-    method_info(method).require()
+    info = method_info(method).require()
     loaded = model if isinstance(model, LoadedModel) else None
     module = loaded.module if loaded is not None else model
     if not isinstance(module, nn.Module):
@@ -179,4 +188,7 @@ def explain(
         probability=probability.float().cpu(),
         seconds=seconds,
         extras={k: (v.detach().cpu() if isinstance(v, torch.Tensor) else v) for k, v in extras.items()},
+        images=display_images(inputs, loaded),
+        labels=target_labels(tgt, loaded),
+        kind=info.kind,
     )

@@ -52,6 +52,18 @@ class Explanation:
         seconds: wall-clock seconds the method took (the whole batch).
         extras: method-specific results, e.g. ``masked_probability`` (N,) and
             ``history`` (N, K, H, W) for NeuroMask.
+        images: (N, C, H, W) the explained images as pixels in [0, 1] on the CPU, for
+            display: the inputs with a :class:`LoadedModel`'s normalisation undone, or
+            for a plain module each image's inputs rescaled to [0, 1]; ``None`` where
+            not recorded.
+        labels: the target's class name per image (N), when the model was a
+            :class:`LoadedModel` with labels; else ``None``.
+        kind: the kind of map, the method's registered kind (``"mask"``: in [0, 1], one
+            scale for every image and method; ``"gradient"``, ``"cam"``, ...), or ``None``.
+
+    In a Jupyter notebook an explanation shows itself (``_repr_html_``): each image with
+    the map over it, the target's label and probability, and the method
+    (:func:`neuromask.viz.explanation_html`).
     """
 
     attribution: torch.Tensor
@@ -61,6 +73,9 @@ class Explanation:
     probability: torch.Tensor
     seconds: float
     extras: dict[str, Any] = field(default_factory=dict)
+    images: torch.Tensor | None = field(default=None, repr=False)
+    labels: list[str] | None = None
+    kind: str | None = None
 
     def __len__(self) -> int:
         return int(self.attribution.shape[0])
@@ -80,7 +95,16 @@ class Explanation:
             self.probability[sl],
             self.seconds,
             extras,
+            images=None if self.images is None else self.images[sl],
+            labels=None if self.labels is None else self.labels[sl],
+            kind=self.kind,
         )
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display; matplotlib is imported only here, when a notebook asks."""
+        from .viz.notebook import explanation_html
+
+        return explanation_html(self)
 
 
 class Normalisation(Protocol):

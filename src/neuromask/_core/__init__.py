@@ -1,11 +1,13 @@
 """The private core: what ``explain()``, the explainers, the metrics and the benchmark share.
 
 Input checks and model evaluation (:mod:`.checks`), the frozen-model guard (:mod:`.guard`)
-what a hidden pixel becomes (:mod:`.perturb`) and atomic file writes (:mod:`.files`). Every package of neuromask imports these
+what a hidden pixel becomes (:mod:`.perturb`), atomic file writes (:mod:`.files`) and what
+an explanation keeps to show itself (:mod:`.display`). Every package of neuromask imports these
 from here; users never need them (the public surface is ``neuromask.__all__``).
 """
 
 from .checks import SHAPE_MISMATCH, check_channels, check_inputs, forward_logits, model_device, resolve_target
+from .display import display_images, target_labels
 from .files import atomic_path, save_npy, save_npz, write_bytes, write_text
 from .guard import frozen
 from .messages import one_line
@@ -29,4 +31,6 @@ __all__ = [
     "write_bytes",
     "write_text",
     "SHAPE_MISMATCH",
+    "display_images",
+    "target_labels",
 ]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from ..errors import InputError, ModelOutputError, TargetError
-from ..types import LoadedModel, TargetLike
+
+if TYPE_CHECKING:  # annotations only: types shows an Explanation through viz, which writes through _core
+    from ..types import LoadedModel, TargetLike
 
 # The messages torch gives when a model is fed inputs of the wrong shape or channel count
 # (convolution, linear, reshape, pooling and elementwise broadcasting), the only
