@@ -15,6 +15,13 @@ def test_wilson_equals_scipy(k: int, n: int) -> None:
     assert wilson(k, n) == pytest.approx((expected.low, expected.high), abs=1e-9)
 
 
+@pytest.mark.parametrize("n", [1, 7, 50, 1000])
+def test_wilson_interval_of_none_or_all_starts_or_ends_at_the_proportion_exactly(n: int) -> None:
+    # 0 of 50 once gave a lower end of 6.9e-18, above the estimate 0 (the report's chart then failed).
+    assert wilson(0, n)[0] == 0.0 and wilson(n, n)[1] == 1.0
+    assert wilson(0, n)[1] > 0.0 and wilson(n, n)[0] < 1.0
+
+
 def test_bootstrap_interval_covers_the_true_mean_about_95_percent_of_the_time() -> None:
     rng = np.random.default_rng(0)
     covered = 0

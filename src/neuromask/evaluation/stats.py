@@ -67,7 +67,11 @@ def wilson(successes: float, n: float, confidence: float = CONFIDENCE) -> tuple[
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At p = 0 (p = 1) the lower (upper) end is 0 (1) exactly; centre - half rounds to
+    # about 1e-17 there, which would put the interval beside its own estimate.
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= n else min(1.0, centre + half)
+    return low, high
 
 
 class Resamples:

@@ -35,9 +35,11 @@ def bar_chart(
     ax.barh(
         names,
         [v[0] for _, v in items],
+        # A bar's error is never negative for matplotlib: a mean outside its interval (a
+        # percentile bootstrap can leave a skewed sample's mean just outside) draws no whisker.
         xerr=[
-            [0.0 if math.isnan(v[1]) else v[0] - v[1] for _, v in items],
-            [0.0 if math.isnan(v[2]) else v[2] - v[0] for _, v in items],
+            [0.0 if math.isnan(v[1]) else max(0.0, v[0] - v[1]) for _, v in items],
+            [0.0 if math.isnan(v[2]) else max(0.0, v[2] - v[0]) for _, v in items],
         ],
         color=[HIGHLIGHT if m == highlight else OTHER for m in names],
         capsize=2,
