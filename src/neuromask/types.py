@@ -172,18 +172,25 @@ class LoadedModel:
             return self.labels[index]
         return str(index)
 
-    def class_index(self, cls: int | str) -> int:
-        """Resolve a class given as an index, a digit string or a label name."""
+    def class_index(self, cls: int | str, *, label_first: bool = False) -> int:
+        """Resolve a class given as an index, a digit string or a label name.
+
+        A digit string is an index (``--target 3``), unless ``label_first``: then a label
+        equal to the text wins. Sources name their classes (an ImageFolder folder, a
+        WebDataset ``.cls``), and a model's labels may be digits that are not their indices
+        (the counting model's '1' .. '5' are 0 .. 4).
+        """
         if isinstance(cls, int):
             return cls
         text = cls.strip()
+        wanted = text.lower().replace("_", " ")
+        labels = [name.lower() for name in self.labels] if self.labels is not None else []
+        if label_first and wanted in labels:
+            return labels.index(wanted)
         if text.lstrip("-").isdigit():
             return int(text)
-        if self.labels is not None:
-            wanted = text.lower().replace("_", " ")
-            for i, name in enumerate(self.labels):
-                if name.lower() == wanted:
-                    return i
+        if wanted in labels:
+            return labels.index(wanted)
         raise TargetError(
             f"class '{cls}' is not a label of model '{self.name}'; give an index "
             f"or one of its label names (`neuromask models --labels {self.name}` lists them)"

@@ -274,3 +274,20 @@ def test_config_file_then_option_on_top(image_folder: Path, tmp_path: Path) -> N
     assert len(used) == 1
     options = json.loads(used.pop())
     assert (options["steps"], options["lr"]) == (1, 0.2)
+
+
+def test_target_class_reads_a_digit_folder_as_the_label_it_names(tmp_path: Path) -> None:
+    """The counting model's labels are '1' .. '5' at indices 0 .. 4: folder '3' is label '3'
+    (index 2), not index 3; and folder '5' is a class, not an index out of range."""
+    from neuromask.datasets import write_folder
+
+    write_folder("counting", 10, tmp_path / "data", start=5_000_000)
+    summary = explain_dataset(tmp_path / "data" / "images", "counting-cnn", ["saliency"], tmp_path / "run",
+                              target="class", source_kind="imagefolder", quiet=True)  # fmt: skip
+    rows = RunResults(tmp_path / "run").table.to_pylist()
+    assert summary.ok and len(rows) == 10
+    labels = neuromask.load_model("counting-cnn").labels
+    assert all(labels[r["target"]] == r["image"].split("/")[0] for r in rows)
+    # A digit given by the user is still an index (--target 3), unless it names a label first.
+    model = neuromask.load_model("counting-cnn")
+    assert model.class_index("3") == 3 and model.class_index("3", label_first=True) == 2

@@ -112,7 +112,7 @@ def explain_batch(model: LoadedModel, batch: Batch) -> list[Outcome]:
             if batch.target == "class":
                 if task.class_name is None:
                     raise InputError(f"image '{task.item.image}' has no class in its source; use --target top1")
-                target = model.class_index(task.class_name)
+                target = model.class_index(task.class_name, label_first=True)
             ready.append((task, inputs, geometry, target))
         except Exception as exc:  # noqa: BLE001 - becomes this image's failure row
             outcomes.append(_failed(task.item, exc))
