@@ -25,6 +25,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .._core import atomic_path
 from ..evaluation.stats import RESAMPLES
 from ..outputs import Cell, Page
 from .runner import MACHINE_FILE
@@ -106,7 +107,7 @@ def _suite_goals(machine: dict[str, Any]) -> Goals:
 def write_summary_csv(path: Path, groups: dict[str, GroupStats]) -> Path:
     columns = ["group", "method", "metric", "category", "higher_is_better", "n", "mean", "ci95_low", "ci95_high",
                "rank", "undefined", "failed"]  # fmt: skip
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(columns)
         for name, stats in groups.items():

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from .._core import atomic_path
 from ._base import stream
 
 
@@ -45,6 +46,7 @@ def write_folder(
             for folder, array in (("images", image), ("masks", mask)):
                 path = out / folder / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(array).save(path)
+                with atomic_path(path) as tmp:
+                    Image.fromarray(array).save(tmp)
             ids.append(rel)
     return ids

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from .._core import atomic_path
 from ..errors import InputError
 from ..outputs import Cell, Page
 from .metrics import PROPORTIONS, info
@@ -292,7 +293,7 @@ def _write_csv(path: Path, summary: list[dict[str, Any]]) -> Path:
         "undefined",
         "failed",
     ]
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         for row in summary:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._figure import new_figure
+from ._figure import new_figure, save_figure
 from .grid import normalise_for_display
 from .overlay import _as_rgb
 
@@ -42,6 +42,4 @@ def extremes_figure(path: str | Path, title: str, panels: Sequence[Panel], *, cm
     for ax in axes[len(panels) :]:
         ax.axis("off")
     fig.suptitle(title, fontsize=9)
-    path = Path(path)
-    fig.savefig(path, dpi=90)
-    return path
+    return save_figure(fig, path, dpi=90)
